@@ -1,0 +1,51 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+
+#include "modelreg/metadata_store.hpp"
+
+namespace modelreg {
+
+// Keeps the catalog in memory (the seed's behaviour): fast, thread-safe, gone when the process
+// exits. Readers share a lock; each mutation takes it exclusively, so every method is atomic.
+class InMemoryMetadataStore final : public MetadataStore {
+ public:
+  InMemoryMetadataStore();
+  ~InMemoryMetadataStore() override;
+
+ private:
+  void create_version_impl(const ModelVersion& version, std::string_view owner) override;
+  ModelVersion publish_version_impl(std::string_view model_name, std::string_view version,
+                                    std::string_view owner, const ArtifactInfo& artifact,
+                                    Timestamp now) override;
+  bool release_version_impl(std::string_view model_name, std::string_view version,
+                            std::string_view owner) override;
+  std::optional<ModelVersion> begin_delete_impl(std::string_view model_name,
+                                                std::string_view version,
+                                                std::string_view owner) override;
+  bool cancel_delete_impl(std::string_view model_name, std::string_view version,
+                          std::string_view owner) override;
+  std::vector<PendingVersion> list_pending_impl() const override;
+  bool claim_pending_impl(std::string_view model_name, std::string_view version,
+                          std::string_view expected_owner, std::string_view new_owner) override;
+  std::optional<ModelVersion> set_stage_impl(std::string_view model_name, std::string_view version,
+                                             ModelStage stage, std::optional<ModelStage> expected,
+                                             Timestamp now) override;
+  std::optional<ModelVersion> get_version_impl(std::string_view model_name,
+                                               std::string_view version) const override;
+  std::optional<ModelVersion> latest_version_impl(std::string_view model_name) const override;
+  std::optional<ModelVersion> production_version_impl(std::string_view model_name) const override;
+  std::vector<ModelVersion> list_versions_impl(std::string_view model_name,
+                                               std::optional<ModelStage> stage) const override;
+  std::optional<RegisteredModel> get_model_impl(std::string_view model_name) const override;
+  std::vector<std::string> list_models_impl() const override;
+
+  struct State;
+  mutable std::shared_mutex mutex_;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace modelreg

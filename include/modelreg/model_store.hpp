@@ -1,0 +1,80 @@
+#pragma once
+
+#include <filesystem>
+#include <iosfwd>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "modelreg/bytes.hpp"
+
+namespace modelreg {
+
+// Where artifact bytes live. A store knows bytes, never stages or metadata.
+//
+// An artifact is saved under (model_name, version) and then addressed by the path that
+// save_artifact returns: "model_name/version/model.bin", relative to the store, so it stays valid
+// when the store's directory moves. Public methods validate their arguments, log errors through
+// the "modelreg" logger and call the private *_impl hooks that backends implement.
+//
+// Implementations must be thread-safe: every public method may be called from any thread.
+class ModelStore {
+ public:
+  virtual ~ModelStore();
+
+  // Saves `artifact` for (model_name, version), replacing any previous artifact there atomically
+  // (a reader sees the old bytes or the new ones, never a mix). Returns the artifact's path.
+  // Throws InvalidArgumentError for a bad name or version, StorageError on I/O failure.
+  std::string save_artifact(std::string_view model_name, std::string_view version,
+                            const Bytes& artifact);
+  // As above, reading the artifact from `in` until end of stream in bounded memory. Throws
+  // StorageError if `in` fails before its end.
+  std::string save_artifact(std::string_view model_name, std::string_view version,
+                            std::istream& in);
+  // As above, copying the file at `source` in bounded memory. Throws NotFoundError if `source`
+  // does not exist.
+  std::string save_artifact(std::string_view model_name, std::string_view version,
+                            const std::filesystem::path& source);
+
+  // Returns the bytes stored at `path` (as returned by save_artifact). Throws NotFoundError if
+  // nothing is stored there, InvalidArgumentError for a path outside the store.
+  Bytes load_artifact(std::string_view path) const;
+  // Copies the artifact at `path` to `out` in bounded memory. Same errors as above, plus
+  // StorageError if `out` fails.
+  void load_artifact(std::string_view path, std::ostream& out) const;
+
+  // Opens the artifact at `path` for streaming reads; the stream stays valid if the artifact is
+  // replaced or deleted meanwhile (it keeps reading the bytes it opened). Same errors as above.
+  std::unique_ptr<std::istream> open_artifact(std::string_view path) const;
+
+  // Deletes the artifact at `path`. Returns false (and logs a warning) if nothing was there.
+  // Throws InvalidArgumentError for a path outside the store, StorageError on I/O failure.
+  bool delete_artifact(std::string_view path);
+
+  // Paths of every artifact in the store, sorted (for verification and garbage collection).
+  std::vector<std::string> list_artifacts() const;
+
+  // The path an artifact of (model_name, version) is stored under: "model_name/version/model.bin".
+  // Throws InvalidArgumentError for a bad name or version.
+  static std::string artifact_path(std::string_view model_name, std::string_view version);
+
+  // The canonical form "model_name/version/model.bin" of an artifact path (an absolute path is
+  // accepted if it lies inside the store). Throws InvalidArgumentError for anything else, so no
+  // path a caller passes can reach outside the store.
+  std::string normalize_path(std::string_view path) const;
+
+ private:
+  // Hooks for implementations. Arguments are validated and `path` is always of the form
+  // "name/version/model.bin" with valid components. Errors are thrown as modelreg::Error.
+  virtual void save_impl(const std::string& path, std::istream& in) = 0;
+  virtual std::unique_ptr<std::istream> open_impl(const std::string& path) const = 0;
+  virtual bool delete_impl(const std::string& path) = 0;
+  virtual std::vector<std::string> list_impl() const = 0;
+  // Maps an absolute path into the store ("name/version/model.bin"), or nullopt if it lies
+  // outside; the default accepts no absolute path.
+  virtual std::optional<std::string> relative_path_impl(std::string_view absolute) const;
+};
+
+}  // namespace modelreg

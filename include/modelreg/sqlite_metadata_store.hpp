@@ -1,0 +1,83 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+
+#include "modelreg/metadata_store.hpp"
+
+namespace modelreg {
+
+// How much a committed change survives.
+enum class Durability {
+  // Every commit is fsync'd before it returns: a committed change survives a power loss.
+  Full,
+  // Commits are not fsync'd (SQLite WAL with synchronous=NORMAL): a committed change survives a
+  // crash of the process, the last commits may be lost on a power loss, the database is never
+  // corrupted. Artifacts are always fsync'd before their version becomes visible.
+  Relaxed,
+};
+
+// Options of SqliteMetadataStore.
+struct SqliteOptions {
+  // Default Full: every committed change survives a power loss.
+  Durability durability = Durability::Full;
+  // How long one statement waits for another process's write lock before retrying; the whole
+  // operation keeps retrying until `lock_timeout` has passed. Default 5 s / 60 s.
+  std::chrono::milliseconds busy_timeout{5000};
+  std::chrono::milliseconds lock_timeout{60000};
+};
+
+// The catalog in one SQLite database file (WAL journal): durable, shared safely by many threads
+// and processes on one machine. Part of the modelreg::sqlite target.
+//
+// The file records its schema version; a file of a newer schema is refused
+// (FailedPreconditionError), a file that is not a modelreg database or is corrupt raises
+// DataLossError naming the file, and in both cases the file is left untouched. Thread-safe.
+class SqliteMetadataStore final : public MetadataStore {
+ public:
+  // The schema version this build writes.
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens or creates the database at `path` (its directory must exist). Throws as described above,
+  // or StorageError if the file cannot be opened.
+  explicit SqliteMetadataStore(const std::filesystem::path& path, SqliteOptions options = {});
+  ~SqliteMetadataStore() override;
+
+  SqliteMetadataStore(const SqliteMetadataStore&) = delete;
+  SqliteMetadataStore& operator=(const SqliteMetadataStore&) = delete;
+
+  const std::filesystem::path& path() const;
+
+ private:
+  void create_version_impl(const ModelVersion& version, std::string_view owner) override;
+  ModelVersion publish_version_impl(std::string_view model_name, std::string_view version,
+                                    std::string_view owner, const ArtifactInfo& artifact,
+                                    Timestamp now) override;
+  bool release_version_impl(std::string_view model_name, std::string_view version,
+                            std::string_view owner) override;
+  std::optional<ModelVersion> begin_delete_impl(std::string_view model_name,
+                                                std::string_view version,
+                                                std::string_view owner) override;
+  bool cancel_delete_impl(std::string_view model_name, std::string_view version,
+                          std::string_view owner) override;
+  std::vector<PendingVersion> list_pending_impl() const override;
+  bool claim_pending_impl(std::string_view model_name, std::string_view version,
+                          std::string_view expected_owner, std::string_view new_owner) override;
+  std::optional<ModelVersion> set_stage_impl(std::string_view model_name, std::string_view version,
+                                             ModelStage stage, std::optional<ModelStage> expected,
+                                             Timestamp now) override;
+  std::optional<ModelVersion> get_version_impl(std::string_view model_name,
+                                               std::string_view version) const override;
+  std::optional<ModelVersion> latest_version_impl(std::string_view model_name) const override;
+  std::optional<ModelVersion> production_version_impl(std::string_view model_name) const override;
+  std::vector<ModelVersion> list_versions_impl(std::string_view model_name,
+                                               std::optional<ModelStage> stage) const override;
+  std::optional<RegisteredModel> get_model_impl(std::string_view model_name) const override;
+  std::vector<std::string> list_models_impl() const override;
+
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace modelreg

@@ -1,0 +1,24 @@
+#pragma once
+
+// Reading fields of the library's JSON documents with InvalidArgumentError (not nlohmann's
+// exceptions) for anything malformed.
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "modelreg/timestamp.hpp"
+
+namespace modelreg::detail {
+
+void require_object(const nlohmann::json& j, const char* what);
+std::string string_value(const nlohmann::json& j, const char* field);
+std::string required_string(const nlohmann::json& j, const char* field);
+// "" when absent or null.
+std::string optional_string(const nlohmann::json& j, const char* field);
+// Empty when absent or null; every value must be a string.
+std::map<std::string, std::string> string_map(const nlohmann::json& j, const char* field);
+// The epoch when absent or null.
+Timestamp optional_timestamp(const nlohmann::json& j, const char* field);
+
+}  // namespace modelreg::detail

@@ -1,0 +1,73 @@
+#include "modelreg/logging.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <mutex>
+
+namespace modelreg {
+namespace {
+
+std::mutex& logger_mutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+
+// The logger set by the application; null means "use the one registered as modelreg".
+std::shared_ptr<spdlog::logger>& custom_logger() {
+  static std::shared_ptr<spdlog::logger> logger;
+  return logger;
+}
+
+// The logger registered in spdlog under kLoggerName, created (stderr) if the application did not
+// register one. Looked up each time so that an application can drop and replace it.
+std::shared_ptr<spdlog::logger> registered_logger() {
+  if (auto existing = spdlog::get(kLoggerName)) return existing;
+  auto created = std::make_shared<spdlog::logger>(
+      kLoggerName, std::make_shared<spdlog::sinks::stderr_color_sink_mt>());
+  try {
+    spdlog::register_logger(created);
+  } catch (const spdlog::spdlog_ex&) {
+    // Another thread registered one first: use theirs.
+    if (auto existing = spdlog::get(kLoggerName)) return existing;
+    throw;
+  }
+  return created;
+}
+
+}  // namespace
+
+void set_logger(std::shared_ptr<spdlog::logger> logger) {
+  std::lock_guard<std::mutex> lock(logger_mutex());
+  custom_logger() = std::move(logger);
+}
+
+std::shared_ptr<spdlog::logger> logger() {
+  std::lock_guard<std::mutex> lock(logger_mutex());
+  if (custom_logger()) return custom_logger();
+  return registered_logger();
+}
+
+}  // namespace modelreg
+
+#include "public_call.hpp"
+
+namespace modelreg::detail {
+
+void log_error(const char* operation, const std::exception& e) noexcept {
+  try {
+    logger()->error("{}: {}", operation, e.what());
+  } catch (const std::exception&) {
+    // Logging must never replace the caller's exception; there is nowhere left to report this.
+  }
+}
+
+void log_warning(const std::string& message) noexcept {
+  try {
+    logger()->warn("{}", message);
+  } catch (const std::exception&) {
+    // As above: a failing sink must not turn a warning into an error.
+  }
+}
+
+}  // namespace modelreg::detail

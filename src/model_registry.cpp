@@ -1,0 +1,397 @@
+#include "modelreg/model_registry.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+#include <fstream>
+#include <istream>
+#include <mutex>
+#include <ostream>
+
+#include "hashing_stream.hpp"
+#include "modelreg/error.hpp"
+#include "modelreg/file_model_store.hpp"
+#include "modelreg/in_memory_metadata_store.hpp"
+#include "modelreg/in_memory_model_store.hpp"
+#include "modelreg/validation.hpp"
+#include "owner_lease.hpp"
+#include "posix_file.hpp"
+#include "public_call.hpp"
+
+namespace modelreg {
+namespace {
+
+Timestamp now() {
+  return std::chrono::system_clock::now();
+}
+
+// Checks everything about a registration that can be checked before touching a store.
+void validate_registration(std::string_view name, std::string_view version,
+                           const RegisterOptions& options) {
+  validate_model_name(name);
+  validate_version(version);
+  for (const auto& [key, value] : options.tags) validate_tag(key, value);
+  if (!options.parameters.is_null() && !options.parameters.is_object()) {
+    throw InvalidArgumentError(
+        fmt::format("parameters must be a JSON object, got {}", options.parameters.type_name()));
+  }
+  for (const auto& [metric, value] : options.metrics.to_dict()) {
+    if (!std::isfinite(value)) {
+      throw InvalidArgumentError(fmt::format("metric '{}' is not a finite number", metric));
+    }
+  }
+  const int sources = (options.artifact ? 1 : 0) + (options.artifact_file ? 1 : 0) +
+                      (options.artifact_stream != nullptr ? 1 : 0);
+  if (sources > 1) {
+    throw InvalidArgumentError(
+        "give the artifact as bytes, a file or a stream, not several at once");
+  }
+  // The catalog stores text as JSON, which must be valid UTF-8: refuse it here, not later.
+  try {
+    (void)nlohmann::json{options.tags, options.description, options.parameters}.dump();
+  } catch (const nlohmann::json::type_error& e) {
+    throw InvalidArgumentError(
+        fmt::format("tags, description and parameters must be valid UTF-8: {}", e.what()));
+  }
+}
+
+// Reads `in` to its end, hashing, and checks the result against what `version` recorded.
+// Throws DataLossError on any mismatch.
+void check_integrity(const ModelVersion& version, std::uint64_t size, const std::string& sha256) {
+  if (size != version.artifact_size) {
+    throw DataLossError(
+        fmt::format("artifact of {} is corrupt: {} bytes stored, {} recorded at registration",
+                    version.full_name(), size, version.artifact_size));
+  }
+  if (sha256 != version.artifact_sha256) {
+    throw DataLossError(fmt::format(
+        "artifact of {} is corrupt: SHA-256 {} does not match {} recorded at registration",
+        version.full_name(), sha256, version.artifact_sha256));
+  }
+}
+
+void drain(std::istream& in) {
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+  }
+}
+
+}  // namespace
+
+class ModelRegistry::Impl {
+ public:
+  Impl(std::shared_ptr<ModelStore> store_in, std::shared_ptr<MetadataStore> metadata_in,
+       std::unique_ptr<detail::OwnerLease> lease_in)
+      : store(std::move(store_in)), metadata(std::move(metadata_in)), lease(std::move(lease_in)) {
+    if (!store) throw InvalidArgumentError("ModelRegistry needs a ModelStore, got null");
+    if (!metadata) throw InvalidArgumentError("ModelRegistry needs a MetadataStore, got null");
+  }
+
+  const std::string& owner() const { return lease->owner(); }
+
+  // Opens the artifact of `version` for reading; a missing artifact is data loss, since the
+  // version says it has one.
+  std::unique_ptr<std::istream> open_artifact(const ModelVersion& version) const {
+    try {
+      return store->open_artifact(*version.artifact_path);
+    } catch (const NotFoundError&) {
+      throw DataLossError(fmt::format("artifact of {} is missing from the store (expected '{}')",
+                                      version.full_name(), *version.artifact_path));
+    }
+  }
+
+  // Removes what an unfinished registration left in the store and its reservation. Used on
+  // failure paths: a failure here is logged, the original error is what the caller sees.
+  void undo_registration(std::string_view name, std::string_view version) noexcept {
+    try {
+      store->delete_artifact(ModelStore::artifact_path(name, version));
+    } catch (const std::exception& e) {
+      detail::log_warning(fmt::format("could not remove the partial artifact of {}:{}: {}", name,
+                                      version, e.what()));
+    }
+    try {
+      std::lock_guard<std::mutex> lock(mutex);
+      metadata->release_version(name, version, owner());
+    } catch (const std::exception& e) {
+      detail::log_warning(
+          fmt::format("could not release the reservation of {}:{} (recovery will): {}", name,
+                      version, e.what()));
+    }
+  }
+
+  std::shared_ptr<ModelStore> store;
+  std::shared_ptr<MetadataStore> metadata;
+  std::unique_ptr<detail::OwnerLease> lease;
+  std::mutex mutex;  // serialises this registry's mutations of the catalog
+};
+
+ModelRegistry::ModelRegistry()
+    : ModelRegistry(std::make_shared<InMemoryModelStore>(),
+                    std::make_shared<InMemoryMetadataStore>()) {}
+
+ModelRegistry::ModelRegistry(std::shared_ptr<ModelStore> store)
+    : ModelRegistry(std::move(store), std::make_shared<InMemoryMetadataStore>()) {}
+
+ModelRegistry::ModelRegistry(std::shared_ptr<ModelStore> store,
+                             std::shared_ptr<MetadataStore> metadata)
+    : ModelRegistry(std::move(store), std::move(metadata),
+                    std::make_unique<detail::ProcessLocalLease>()) {}
+
+ModelRegistry::ModelRegistry(std::shared_ptr<ModelStore> store,
+                             std::shared_ptr<MetadataStore> metadata,
+                             std::unique_ptr<detail::OwnerLease> lease)
+    : impl_(detail::public_call("ModelRegistry", [&] {
+        return std::make_unique<Impl>(std::move(store), std::move(metadata), std::move(lease));
+      })) {}
+
+ModelRegistry::ModelRegistry(ModelRegistry&&) noexcept = default;
+ModelRegistry& ModelRegistry::operator=(ModelRegistry&&) noexcept = default;
+ModelRegistry::~ModelRegistry() = default;
+
+ModelVersion ModelRegistry::register_version(std::string_view name, std::string_view version,
+                                             const RegisterOptions& options) {
+  return detail::public_call("register_version", [&] {
+    validate_registration(name, version, options);
+
+    ModelVersion v;
+    v.model_name = std::string(name);
+    v.version = std::string(version);
+    v.framework = options.framework;
+    v.metrics = options.metrics;
+    v.parameters = options.parameters.is_null() ? nlohmann::json::object() : options.parameters;
+    v.tags = options.tags;
+    v.description = options.description;
+    v.created_at = v.updated_at = now();
+
+    // The artifact's source, opened before anything is reserved so that a missing file fails
+    // without side effects.
+    std::unique_ptr<std::istream> owned_source;
+    std::istream* source = options.artifact_stream;
+    std::optional<detail::MemoryInputBuf> memory;
+    if (options.artifact) {
+      memory.emplace(options.artifact->data(), options.artifact->size());
+      owned_source = std::make_unique<std::istream>(&*memory);
+      source = owned_source.get();
+    } else if (options.artifact_file) {
+      auto file = std::make_unique<std::ifstream>(*options.artifact_file, std::ios::binary);
+      if (!*file) {
+        std::error_code ec;
+        if (!std::filesystem::is_regular_file(*options.artifact_file, ec)) {
+          throw NotFoundError(
+              fmt::format("artifact file '{}' does not exist", options.artifact_file->string()));
+        }
+        throw StorageError(
+            fmt::format("cannot open artifact file '{}'", options.artifact_file->string()));
+      }
+      owned_source = std::move(file);
+      source = owned_source.get();
+    }
+
+    if (source == nullptr) {
+      std::lock_guard<std::mutex> lock(impl_->mutex);
+      impl_->metadata->create_version(v);
+      return *impl_->metadata->get_version(name, version);
+    }
+
+    // Reserve the key first: a duplicate fails here, before any byte is written.
+    {
+      std::lock_guard<std::mutex> lock(impl_->mutex);
+      impl_->metadata->create_version(v, impl_->owner());
+    }
+    try {
+      detail::HashingInputBuf hashing(*source);
+      std::istream hashed(&hashing);
+      ArtifactInfo artifact;
+      artifact.path = impl_->store->save_artifact(name, version, hashed);
+      if (hashing.source_failed()) {
+        throw StorageError(
+            fmt::format("reading the artifact of {} failed before its end", v.full_name()));
+      }
+      artifact.size = hashing.size();
+      artifact.sha256 = hashing.hex_digest();
+      std::lock_guard<std::mutex> lock(impl_->mutex);
+      return impl_->metadata->publish_version(name, version, impl_->owner(), artifact, now());
+    } catch (...) {
+      impl_->undo_registration(name, version);
+      throw;
+    }
+  });
+}
+
+std::optional<RegisteredModel> ModelRegistry::get_model(std::string_view name) const {
+  return detail::public_call("get_model", [&] { return impl_->metadata->get_model(name); });
+}
+
+std::optional<ModelVersion> ModelRegistry::get_version(std::string_view name,
+                                                       std::string_view version) const {
+  return detail::public_call("get_version",
+                             [&] { return impl_->metadata->get_version(name, version); });
+}
+
+std::optional<ModelVersion> ModelRegistry::get_latest(std::string_view name) const {
+  return detail::public_call("get_latest", [&] { return impl_->metadata->latest_version(name); });
+}
+
+std::optional<ModelVersion> ModelRegistry::get_production_model(std::string_view name) const {
+  return detail::public_call("get_production_model",
+                             [&] { return impl_->metadata->production_version(name); });
+}
+
+std::optional<ModelVersion> ModelRegistry::transition_stage(
+    std::string_view name, std::string_view version, ModelStage stage,
+    std::optional<ModelStage> expected_stage) {
+  return detail::public_call("transition_stage", [&] {
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    return impl_->metadata->set_stage(name, version, stage, expected_stage, now());
+  });
+}
+
+std::vector<std::string> ModelRegistry::list_models() const {
+  return detail::public_call("list_models", [&] { return impl_->metadata->list_models(); });
+}
+
+std::vector<ModelVersion> ModelRegistry::list_versions(std::string_view name,
+                                                       std::optional<ModelStage> stage) const {
+  return detail::public_call("list_versions",
+                             [&] { return impl_->metadata->list_versions(name, stage); });
+}
+
+bool ModelRegistry::delete_version(std::string_view name, std::string_view version) {
+  return detail::public_call("delete_version", [&] {
+    std::optional<ModelVersion> deleted;
+    {
+      std::lock_guard<std::mutex> lock(impl_->mutex);
+      deleted = impl_->metadata->begin_delete(name, version, impl_->owner());
+    }
+    if (!deleted) return false;
+    if (deleted->artifact_path) {
+      bool removed = false;
+      try {
+        removed = impl_->store->delete_artifact(*deleted->artifact_path);
+      } catch (...) {
+        // The version keeps its artifact: make it visible again, then report the failure.
+        std::lock_guard<std::mutex> lock(impl_->mutex);
+        impl_->metadata->cancel_delete(name, version, impl_->owner());
+        throw;
+      }
+      if (!removed) {
+        detail::log_warning(fmt::format("artifact of {} was already missing when it was deleted",
+                                        deleted->full_name()));
+      }
+    }
+    std::lock_guard<std::mutex> lock(impl_->mutex);
+    impl_->metadata->release_version(name, version, impl_->owner());
+    return true;
+  });
+}
+
+std::optional<Bytes> ModelRegistry::load_artifact(std::string_view name,
+                                                  std::string_view version) const {
+  return detail::public_call("load_artifact", [&]() -> std::optional<Bytes> {
+    const auto v = impl_->metadata->get_version(name, version);
+    if (!v || !v->artifact_path) return std::nullopt;
+    auto in = impl_->open_artifact(*v);
+    Bytes bytes;
+    bytes.reserve(static_cast<std::size_t>(v->artifact_size));
+    detail::Sha256 hash;
+    char buffer[1 << 16];
+    while (in->read(buffer, sizeof buffer) || in->gcount() > 0) {
+      const auto got = static_cast<std::size_t>(in->gcount());
+      hash.update(buffer, got);
+      bytes.insert(bytes.end(), buffer, buffer + got);
+    }
+    if (in->bad())
+      throw StorageError(fmt::format("cannot read the artifact of {}", v->full_name()));
+    check_integrity(*v, bytes.size(), hash.hex_digest());
+    return bytes;
+  });
+}
+
+bool ModelRegistry::load_artifact(std::string_view name, std::string_view version,
+                                  std::ostream& out) const {
+  return detail::public_call("load_artifact", [&] {
+    const auto v = impl_->metadata->get_version(name, version);
+    if (!v || !v->artifact_path) return false;
+    auto in = impl_->open_artifact(*v);
+    // First pass: verify, so that `out` never receives a corrupt byte.
+    {
+      detail::HashingInputBuf hashing(*in);
+      std::istream hashed(&hashing);
+      drain(hashed);
+      if (hashing.source_failed()) {
+        throw StorageError(fmt::format("cannot read the artifact of {}", v->full_name()));
+      }
+      check_integrity(*v, hashing.size(), hashing.hex_digest());
+    }
+    // Second pass over the same open file (the same bytes, even if the path were replaced).
+    in->clear();
+    if (!in->seekg(0)) {
+      throw StorageError(fmt::format("cannot rewind the artifact of {}", v->full_name()));
+    }
+    detail::HashingInputBuf hashing(*in);
+    std::istream hashed(&hashing);
+    out << hashed.rdbuf();
+    if (v->artifact_size == 0) out.clear(out.rdstate() & ~std::ios::failbit);
+    if (!out || hashing.source_failed()) {
+      throw StorageError(
+          fmt::format("cannot copy the artifact of {} to the stream", v->full_name()));
+    }
+    check_integrity(*v, hashing.size(), hashing.hex_digest());
+    return true;
+  });
+}
+
+bool ModelRegistry::load_artifact(std::string_view name, std::string_view version,
+                                  const std::filesystem::path& destination) const {
+  return detail::public_call("load_artifact", [&] {
+    const auto v = impl_->metadata->get_version(name, version);
+    if (!v || !v->artifact_path) return false;
+    auto in = impl_->open_artifact(*v);
+    detail::HashingInputBuf hashing(*in);
+    std::istream hashed(&hashing);
+    detail::write_file_atomically(destination, hashed, [&] {
+      if (hashing.source_failed()) {
+        throw StorageError(fmt::format("cannot read the artifact of {}", v->full_name()));
+      }
+      check_integrity(*v, hashing.size(), hashing.hex_digest());
+    });
+    return true;
+  });
+}
+
+RecoveryReport ModelRegistry::recover() {
+  return detail::public_call("recover", [&] {
+    RecoveryReport report;
+    for (const auto& pending : impl_->metadata->list_pending()) {
+      if (pending.owner == impl_->owner() || impl_->lease->is_alive(pending.owner)) continue;
+      // Take the work over first, so that two recovering processes never both act on it.
+      {
+        std::lock_guard<std::mutex> lock(impl_->mutex);
+        if (!impl_->metadata->claim_pending(pending.model_name, pending.version, pending.owner,
+                                            impl_->owner())) {
+          continue;
+        }
+      }
+      const bool registering = pending.kind == PendingVersion::Kind::Registering;
+      detail::log_warning(fmt::format("recovery: {} of {}:{} by a writer that died midway; {}",
+                                      registering ? "registration" : "deletion", pending.model_name,
+                                      pending.version,
+                                      registering ? "rolling it back" : "completing it"));
+      impl_->store->delete_artifact(ModelStore::artifact_path(pending.model_name, pending.version));
+      std::lock_guard<std::mutex> lock(impl_->mutex);
+      impl_->metadata->release_version(pending.model_name, pending.version, impl_->owner());
+      ++(registering ? report.registrations_rolled_back : report.deletions_completed);
+    }
+    return report;
+  });
+}
+
+std::shared_ptr<ModelStore> ModelRegistry::store() const {
+  return impl_->store;
+}
+
+std::shared_ptr<MetadataStore> ModelRegistry::metadata_store() const {
+  return impl_->metadata;
+}
+
+}  // namespace modelreg

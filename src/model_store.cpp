@@ -1,0 +1,148 @@
+#include "modelreg/model_store.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <fstream>
+#include <istream>
+#include <ostream>
+#include <vector>
+
+#include "hashing_stream.hpp"
+#include "modelreg/error.hpp"
+#include "modelreg/validation.hpp"
+#include "public_call.hpp"
+
+namespace modelreg {
+namespace {
+
+constexpr std::string_view kArtifactFile = "model.bin";
+
+// Checks that `path` is "name/version/model.bin" with a valid name and version.
+std::string checked_relative_path(std::string_view path) {
+  const auto first = path.find('/');
+  const auto second = first == std::string_view::npos ? first : path.find('/', first + 1);
+  if (second == std::string_view::npos || path.substr(second + 1) != kArtifactFile) {
+    throw InvalidArgumentError(fmt::format(
+        "artifact path '{}' is not of the form <model>/<version>/model.bin inside the store",
+        path.substr(0, 300)));
+  }
+  validate_model_name(path.substr(0, first));
+  validate_version(path.substr(first + 1, second - first - 1));
+  return std::string(path);
+}
+
+void copy_stream(std::istream& in, std::ostream& out, std::string_view path) {
+  std::vector<char> buffer(std::size_t{1} << 20);
+  while (in.good()) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const auto got = in.gcount();
+    if (got > 0) out.write(buffer.data(), got);
+    if (!out) throw StorageError(fmt::format("cannot write artifact '{}' to the stream", path));
+  }
+  if (in.bad()) throw StorageError(fmt::format("cannot read artifact '{}'", path));
+}
+
+}  // namespace
+
+ModelStore::~ModelStore() = default;
+
+std::string ModelStore::artifact_path(std::string_view model_name, std::string_view version) {
+  validate_model_name(model_name);
+  validate_version(version);
+  return fmt::format("{}/{}/{}", model_name, version, kArtifactFile);
+}
+
+std::string ModelStore::save_artifact(std::string_view model_name, std::string_view version,
+                                      const Bytes& artifact) {
+  return detail::public_call("save_artifact", [&] {
+    detail::MemoryInputBuf buffer(artifact.data(), artifact.size());
+    std::istream in(&buffer);
+    return save_artifact(model_name, version, in);
+  });
+}
+
+std::string ModelStore::save_artifact(std::string_view model_name, std::string_view version,
+                                      std::istream& in) {
+  return detail::public_call("save_artifact", [&] {
+    std::string path = artifact_path(model_name, version);
+    save_impl(path, in);
+    return path;
+  });
+}
+
+std::string ModelStore::save_artifact(std::string_view model_name, std::string_view version,
+                                      const std::filesystem::path& source) {
+  return detail::public_call("save_artifact", [&] {
+    std::ifstream in(source, std::ios::binary);
+    if (!in) {
+      std::error_code ec;
+      if (!std::filesystem::exists(source, ec)) {
+        throw NotFoundError(
+            fmt::format("artifact source file '{}' does not exist", source.string()));
+      }
+      throw StorageError(fmt::format("cannot open artifact source file '{}'", source.string()));
+    }
+    return save_artifact(model_name, version, in);
+  });
+}
+
+Bytes ModelStore::load_artifact(std::string_view path) const {
+  return detail::public_call("load_artifact", [&] {
+    auto in = open_artifact(path);
+    Bytes bytes;
+    std::vector<char> buffer(std::size_t{1} << 20);
+    while (in->good()) {
+      in->read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      const auto got = in->gcount();
+      bytes.insert(bytes.end(), buffer.data(), buffer.data() + got);
+    }
+    if (in->bad()) throw StorageError(fmt::format("cannot read artifact '{}'", path));
+    return bytes;
+  });
+}
+
+void ModelStore::load_artifact(std::string_view path, std::ostream& out) const {
+  detail::public_call("load_artifact", [&] {
+    auto in = open_artifact(path);
+    copy_stream(*in, out, path);
+  });
+}
+
+std::unique_ptr<std::istream> ModelStore::open_artifact(std::string_view path) const {
+  return detail::public_call("open_artifact", [&] { return open_impl(normalize_path(path)); });
+}
+
+bool ModelStore::delete_artifact(std::string_view path) {
+  return detail::public_call("delete_artifact", [&] {
+    const std::string relative = normalize_path(path);
+    const bool deleted = delete_impl(relative);
+    if (!deleted) {
+      detail::log_warning(fmt::format("artifact not found for deletion at '{}'", relative));
+    }
+    return deleted;
+  });
+}
+
+std::vector<std::string> ModelStore::list_artifacts() const {
+  return detail::public_call("list_artifacts", [&] {
+    auto paths = list_impl();
+    std::sort(paths.begin(), paths.end());
+    return paths;
+  });
+}
+
+std::string ModelStore::normalize_path(std::string_view path) const {
+  if (!path.empty() && path.front() == '/') {
+    if (auto relative = relative_path_impl(path)) return checked_relative_path(*relative);
+    throw InvalidArgumentError(
+        fmt::format("artifact path '{}' is outside the store", path.substr(0, 300)));
+  }
+  return checked_relative_path(path);
+}
+
+std::optional<std::string> ModelStore::relative_path_impl(std::string_view /*absolute*/) const {
+  return std::nullopt;
+}
+
+}  // namespace modelreg

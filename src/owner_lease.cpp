@@ -1,0 +1,69 @@
+#include "owner_lease.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+namespace modelreg::detail {
+namespace {
+
+constexpr const char* kLockSuffix = ".lock";
+
+std::string new_owner_name() {
+  return random_suffix() + random_suffix();
+}
+
+}  // namespace
+
+ProcessLocalLease::ProcessLocalLease() : OwnerLease(new_owner_name()) {}
+
+bool ProcessLocalLease::is_alive(const std::string& /*owner*/) const {
+  return true;
+}
+
+FileLockLease::FileLockLease(std::filesystem::path directory)
+    : OwnerLease(new_owner_name()), directory_(std::move(directory)) {
+  create_directories_durably(directory_);
+  const auto path = directory_ / (owner() + kLockSuffix);
+  // Between creating and locking the file, another process may find it unlocked, take us for
+  // dead and unlink it (see is_alive); a lock on an unlinked file protects nothing, so retry.
+  for (;;) {
+    lock_ = UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!lock_.valid()) throw_errno("cannot create lock file", path);
+    if (::flock(lock_.get(), LOCK_EX) != 0) throw_errno("cannot lock", path);
+    struct stat status {};
+    if (::fstat(lock_.get(), &status) != 0) throw_errno("cannot stat", path);
+    if (status.st_nlink > 0) break;
+  }
+  // Lock files of dead owners whose reservations are all gone would pile up otherwise.
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(directory_, ec)) {
+    const auto name = entry.path().filename().string();
+    const auto suffix = name.rfind(kLockSuffix);
+    if (suffix == std::string::npos || name.substr(0, suffix) == owner()) continue;
+    is_alive(name.substr(0, suffix));
+  }
+}
+
+FileLockLease::~FileLockLease() {
+  const auto path = directory_ / (owner() + kLockSuffix);
+  ::unlink(path.c_str());  // before closing: nobody may see it unlocked and take it for dead
+}
+
+bool FileLockLease::is_alive(const std::string& owner) const {
+  // Owner names are our own hex strings; anything else cannot name a file here.
+  if (owner.empty() || owner.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return false;
+  }
+  const auto path = directory_ / (owner + kLockSuffix);
+  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd.valid()) return errno != ENOENT;
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return true;
+  ::unlink(path.c_str());
+  return false;
+}
+
+}  // namespace modelreg::detail

@@ -1,0 +1,31 @@
+// ModelRegistry::open, the embedded durable default: it lives in modelreg::sqlite because it
+// builds on SqliteMetadataStore.
+
+#include <fmt/format.h>
+
+#include "modelreg/error.hpp"
+#include "modelreg/file_model_store.hpp"
+#include "modelreg/model_registry.hpp"
+#include "modelreg/sqlite_metadata_store.hpp"
+#include "owner_lease.hpp"
+#include "posix_file.hpp"
+#include "public_call.hpp"
+
+namespace modelreg {
+
+ModelRegistry ModelRegistry::open(const std::filesystem::path& dir, const OpenOptions& options) {
+  return detail::public_call("ModelRegistry::open", [&] {
+    if (dir.empty()) throw InvalidArgumentError("registry directory must not be empty");
+    detail::create_directories_durably(dir);
+    SqliteOptions sqlite;
+    sqlite.durability = options.durability;
+    auto metadata = std::make_shared<SqliteMetadataStore>(dir / "registry.db", sqlite);
+    auto store = std::make_shared<FileModelStore>(dir / "artifacts");
+    auto lease = std::make_unique<detail::FileLockLease>(dir / "locks");
+    ModelRegistry registry(std::move(store), std::move(metadata), std::move(lease));
+    if (options.recover) registry.recover();
+    return registry;
+  });
+}
+
+}  // namespace modelreg

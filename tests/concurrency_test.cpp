@@ -1,0 +1,165 @@
+// Many threads registering, promoting, reading and deleting at once leave a consistent
+// registry with at most one Production version per model. Run under ThreadSanitizer in CI.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <functional>
+#include <modelreg/modelreg.hpp>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "test_dir.hpp"
+
+namespace modelreg {
+namespace {
+
+struct Setup {
+  std::string name;
+  std::function<ModelRegistry(const std::filesystem::path&)> make;
+};
+
+class ConcurrencyTest : public ::testing::TestWithParam<Setup> {};
+
+TEST_P(ConcurrencyTest, EightThreadsLeaveAConsistentRegistry) {
+  testing::TestDir dir;
+  ModelRegistry registry = GetParam().make(dir.path());
+  constexpr int kThreads = 8;
+  constexpr int kOperations = 60;
+  const std::vector<std::string> models{"alpha", "beta"};
+  std::atomic<int> production_violations{0};
+  std::atomic<int> unexpected_errors{0};
+  std::atomic<int> registered{0};
+
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::mt19937 random(static_cast<unsigned>(t));
+      for (int i = 0; i < kOperations; ++i) {
+        const std::string& model = models[random() % models.size()];
+        // Versions are shared between threads on purpose, so registrations and deletions race.
+        const std::string version = std::to_string(random() % 20);
+        try {
+          switch (random() % 5) {
+            case 0:
+            case 1: {
+              RegisterOptions options;
+              options.artifact = to_bytes(model + ":" + version);
+              options.metrics.accuracy = 0.5;
+              registry.register_version(model, version, options);
+              ++registered;
+              break;
+            }
+            case 2:
+              registry.transition_stage(model, version, ModelStage::Production);
+              break;
+            case 3: {
+              if (registry.list_versions(model, ModelStage::Production).size() > 1) {
+                ++production_violations;
+              }
+              const auto production = registry.get_production_model(model);
+              if (production && production->stage != ModelStage::Production) {
+                ++production_violations;
+              }
+              if (auto bytes = registry.load_artifact(model, version)) {
+                if (to_string(*bytes) != model + ":" + version) ++unexpected_errors;
+              }
+              break;
+            }
+            default:
+              registry.delete_version(model, version);
+              break;
+          }
+        } catch (const AlreadyExistsError&) {
+          // Another thread registered this version first: expected.
+        } catch (const std::exception& e) {
+          ADD_FAILURE() << "thread " << t << ": " << e.what();
+          ++unexpected_errors;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  EXPECT_EQ(production_violations.load(), 0);
+  EXPECT_EQ(unexpected_errors.load(), 0);
+  EXPECT_GT(registered.load(), 0);
+  std::set<std::string> expected_artifacts;
+  for (const auto& model : registry.list_models()) {
+    const auto versions = registry.list_versions(model);
+    EXPECT_LE(registry.list_versions(model, ModelStage::Production).size(), 1u);
+    std::set<std::string> unique;
+    for (const auto& v : versions) {
+      EXPECT_TRUE(unique.insert(v.version).second) << "duplicate " << v.full_name();
+      EXPECT_EQ(to_string(*registry.load_artifact(model, v.version)), model + ":" + v.version);
+      expected_artifacts.insert(*v.artifact_path);
+    }
+  }
+  EXPECT_TRUE(registry.metadata_store()->list_pending().empty());
+  const auto stored = registry.store()->list_artifacts();
+  EXPECT_EQ(std::set<std::string>(stored.begin(), stored.end()), expected_artifacts)
+      << "every artifact belongs to a visible version and vice versa";
+}
+
+TEST_P(ConcurrencyTest, ConcurrentPromotionsNeverShowTwoOrZeroProductionVersions) {
+  testing::TestDir dir;
+  ModelRegistry registry = GetParam().make(dir.path());
+  for (int v = 0; v < 8; ++v) registry.register_version("m", std::to_string(v));
+  registry.transition_stage("m", "0", ModelStage::Production);
+  std::atomic<bool> stop{false};
+  std::atomic<int> violations{0};
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 2; ++r) {
+    readers.emplace_back([&] {
+      while (!stop) {
+        if (!registry.get_production_model("m")) ++violations;
+        if (registry.list_versions("m", ModelStage::Production).size() != 1) ++violations;
+        const auto model = registry.get_model("m");
+        int in_production = 0;
+        for (const auto& v : model->versions) in_production += v.stage == ModelStage::Production;
+        if (in_production != 1) ++violations;
+      }
+    });
+  }
+  std::vector<std::thread> writers;
+  for (int w = 0; w < 6; ++w) {
+    writers.emplace_back([&, w] {
+      for (int i = 0; i < 30; ++i) {
+        registry.transition_stage("m", std::to_string((w + i) % 8), ModelStage::Production);
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(violations.load(), 0);
+  EXPECT_EQ(registry.list_versions("m", ModelStage::Production).size(), 1u);
+  EXPECT_EQ(registry.list_versions("m", ModelStage::Archived).size(), 7u);
+}
+
+std::vector<Setup> setups() {
+  std::vector<Setup> result{
+      {"InMemory", [](const std::filesystem::path&) { return ModelRegistry(); }},
+      {"FileStore",
+       [](const std::filesystem::path& dir) {
+         return ModelRegistry(std::make_shared<FileModelStore>(dir / "artifacts"));
+       }},
+  };
+#ifdef MODELREG_HAVE_SQLITE
+  result.push_back({"Sqlite", [](const std::filesystem::path& dir) {
+                      OpenOptions options;
+                      options.durability = Durability::Relaxed;
+                      return ModelRegistry::open(dir, options);
+                    }});
+#endif
+  return result;
+}
+
+INSTANTIATE_TEST_SUITE_P(Registries, ConcurrencyTest, ::testing::ValuesIn(setups()),
+                         [](const ::testing::TestParamInfo<Setup>& info) {
+                           return info.param.name;
+                         });
+
+}  // namespace
+}  // namespace modelreg

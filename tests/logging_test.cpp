@@ -1,0 +1,83 @@
+// modelreg logs to its own named logger, never to spdlog's global state.
+
+#include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+
+#include <modelreg/modelreg.hpp>
+
+#include "log_capture.hpp"
+
+namespace modelreg {
+namespace {
+
+TEST(LoggingTest, DefaultLoggerIsRegisteredUnderItsName) {
+  set_logger(nullptr);
+  auto logger = modelreg::logger();
+  ASSERT_NE(logger, nullptr);
+  EXPECT_EQ(logger->name(), "modelreg");
+  EXPECT_EQ(spdlog::get("modelreg"), logger);
+}
+
+TEST(LoggingTest, AnErrorIsLoggedToTheNamedLoggerBeforeTheCallerSeesIt) {
+  set_logger(nullptr);
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(10);
+  auto named = spdlog::get("modelreg");
+  ASSERT_NE(named, nullptr);
+  named->sinks().push_back(sink);
+  ModelRegistry registry;
+  registry.register_version("m", "1");
+  EXPECT_THROW(registry.register_version("m", "1"), AlreadyExistsError);
+  named->sinks().pop_back();
+  const auto logged = sink->last_formatted();
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_NE(logged[0].find("already exists"), std::string::npos) << logged[0];
+  EXPECT_NE(logged[0].find("[error]"), std::string::npos) << logged[0];
+}
+
+TEST(LoggingTest, AnApplicationLoggerRegisteredFirstIsUsed) {
+  set_logger(nullptr);
+  spdlog::drop("modelreg");
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(10);
+  auto mine = std::make_shared<spdlog::logger>("modelreg", sink);
+  spdlog::register_logger(mine);
+  EXPECT_EQ(modelreg::logger(), mine);
+  ModelRegistry registry;
+  EXPECT_THROW(registry.get_model(""), InvalidArgumentError);
+  EXPECT_EQ(sink->last_raw().size(), 1u);
+  spdlog::drop("modelreg");
+}
+
+TEST(LoggingTest, SetLoggerRoutesMessagesAndNullRestoresTheDefault) {
+  {
+    testing::LogCapture capture;
+    ModelRegistry registry;
+    EXPECT_THROW(registry.transition_stage("..", "1", ModelStage::Production),
+                 InvalidArgumentError);
+    ASSERT_EQ(capture.errors().size(), 1u);
+    EXPECT_NE(capture.errors()[0].find("transition_stage"), std::string::npos);
+  }
+  EXPECT_EQ(modelreg::logger()->name(), "modelreg");
+}
+
+TEST(LoggingTest, TheGlobalDefaultLoggerLevelAndPatternAreUntouched) {
+  auto default_logger = spdlog::default_logger();
+  const auto level = spdlog::get_level();
+  ModelRegistry registry;
+  EXPECT_THROW(registry.get_version("m", ""), InvalidArgumentError);
+  registry.register_version("m", "1");
+  EXPECT_EQ(spdlog::default_logger(), default_logger);
+  EXPECT_EQ(spdlog::get_level(), level);
+}
+
+TEST(LoggingTest, ErrorsLeaveTheLibraryUnchangedAndOnce) {
+  testing::LogCapture capture;
+  InMemoryModelStore store;
+  EXPECT_THROW(store.load_artifact("m/1/model.bin"), NotFoundError);
+  EXPECT_THROW(store.save_artifact("m", "", to_bytes("x")), InvalidArgumentError);
+  // Store errors are logged too, once each, even when one public call uses another.
+  EXPECT_EQ(capture.errors().size(), 2u);
+}
+
+}  // namespace
+}  // namespace modelreg

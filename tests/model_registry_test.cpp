@@ -1,0 +1,437 @@
+// ModelRegistry against every catalog: the seed's API and the contracts of DESIGN.md.
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <modelreg/modelreg.hpp>
+#include <sstream>
+
+#include "log_capture.hpp"
+#include "test_dir.hpp"
+
+namespace modelreg {
+namespace {
+
+// An artifact store whose operations can be made to fail, and which counts saves.
+class FaultyStore final : public ModelStore {
+ public:
+  bool fail_save = false;
+  bool fail_delete = false;
+  int saves = 0;
+  InMemoryModelStore inner;
+
+ private:
+  void save_impl(const std::string& path, std::istream& in) override {
+    ++saves;
+    if (fail_save) throw StorageError("injected save failure");
+    inner.save_artifact(path.substr(0, path.find('/')),
+                        path.substr(path.find('/') + 1, path.rfind('/') - path.find('/') - 1), in);
+  }
+  std::unique_ptr<std::istream> open_impl(const std::string& path) const override {
+    return inner.open_artifact(path);
+  }
+  bool delete_impl(const std::string& path) override {
+    if (fail_delete) throw StorageError("injected delete failure");
+    return inner.delete_artifact(path);
+  }
+  std::vector<std::string> list_impl() const override { return inner.list_artifacts(); }
+};
+
+enum class Catalog { InMemory, Sqlite };
+
+struct Config {
+  std::string name;
+  Catalog catalog;
+};
+
+class ModelRegistryTest : public ::testing::TestWithParam<Config> {
+ protected:
+  void SetUp() override {
+    store_ = std::make_shared<FaultyStore>();
+    registry_ = std::make_unique<ModelRegistry>(store_, make_catalog());
+  }
+
+  std::shared_ptr<MetadataStore> make_catalog() {
+#ifdef MODELREG_HAVE_SQLITE
+    if (GetParam().catalog == Catalog::Sqlite) {
+      return std::make_shared<SqliteMetadataStore>(dir_.path() / "registry.db");
+    }
+#endif
+    return std::make_shared<InMemoryMetadataStore>();
+  }
+
+  ModelVersion register_with(const std::string& name, const std::string& version,
+                             const std::string& artifact) {
+    RegisterOptions options;
+    options.artifact = to_bytes(artifact);
+    return registry_->register_version(name, version, options);
+  }
+
+  testing::TestDir dir_;
+  std::shared_ptr<FaultyStore> store_;
+  std::unique_ptr<ModelRegistry> registry_;
+};
+
+TEST_P(ModelRegistryTest, RegisterRecordsEverythingAndReturnsIt) {
+  RegisterOptions options;
+  options.framework = ModelFramework::PyTorch;
+  options.metrics.accuracy = 0.95;
+  options.metrics.f1_score = 0.93;
+  options.metrics.custom["latency_ms"] = 4.5;
+  options.parameters = {{"n_estimators", 100}, {"layers", {3, 4}}};
+  options.description = "first try";
+  options.tags = {{"team", "risk"}};
+  options.artifact = to_bytes("abc");
+  const auto before = std::chrono::system_clock::now();
+  const ModelVersion v = registry_->register_version("my_classifier", "1.0.0", options);
+  EXPECT_EQ(v.model_name, "my_classifier");
+  EXPECT_EQ(v.version, "1.0.0");
+  EXPECT_EQ(v.full_name(), "my_classifier:1.0.0");
+  EXPECT_EQ(v.stage, ModelStage::Development);
+  EXPECT_EQ(v.framework, ModelFramework::PyTorch);
+  EXPECT_EQ(v.metrics, options.metrics);
+  EXPECT_EQ(v.parameters, options.parameters);
+  EXPECT_EQ(v.description, "first try");
+  EXPECT_EQ(v.tags, options.tags);
+  EXPECT_EQ(v.artifact_path, "my_classifier/1.0.0/model.bin");
+  EXPECT_EQ(v.artifact_size, 3u);
+  EXPECT_EQ(v.artifact_sha256, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  EXPECT_GE(v.created_at, before);
+  EXPECT_EQ(v.created_at, v.updated_at);
+  EXPECT_EQ(registry_->get_version("my_classifier", "1.0.0"), v);
+  EXPECT_EQ(to_string(*registry_->load_artifact("my_classifier", "1.0.0")), "abc");
+}
+
+TEST_P(ModelRegistryTest, RegisterWithoutArtifact) {
+  const ModelVersion v = registry_->register_version("m", "1");
+  EXPECT_FALSE(v.artifact_path.has_value());
+  EXPECT_EQ(v.artifact_size, 0u);
+  EXPECT_EQ(v.framework, ModelFramework::Custom);
+  EXPECT_FALSE(registry_->load_artifact("m", "1").has_value());
+  std::ostringstream out;
+  EXPECT_FALSE(registry_->load_artifact("m", "1", out));
+  EXPECT_EQ(store_->saves, 0);
+}
+
+TEST_P(ModelRegistryTest, EmptyArtifactIsStoredAndVerified) {
+  register_with("m", "1", "");
+  const auto v = registry_->get_version("m", "1");
+  ASSERT_TRUE(v->artifact_path.has_value());
+  EXPECT_EQ(v->artifact_sha256, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_TRUE(registry_->load_artifact("m", "1")->empty());
+  std::ostringstream out;
+  EXPECT_TRUE(registry_->load_artifact("m", "1", out));
+  EXPECT_TRUE(out.str().empty());
+}
+
+TEST_P(ModelRegistryTest, DuplicateVersionThrowsAndWritesNoArtifact) {
+  register_with("m", "1", "original");
+  const auto before = registry_->get_version("m", "1");
+  const int saves = store_->saves;
+  EXPECT_THROW(register_with("m", "1", "overwrite attempt"), AlreadyExistsError);
+  EXPECT_THROW(registry_->register_version("m", "1"), AlreadyExistsError);
+  EXPECT_EQ(store_->saves, saves) << "the store must not be touched by a duplicate";
+  EXPECT_EQ(registry_->get_version("m", "1"), before);
+  EXPECT_EQ(to_string(*registry_->load_artifact("m", "1")), "original");
+  EXPECT_EQ(registry_->list_versions("m").size(), 1u);
+}
+
+TEST_P(ModelRegistryTest, LookupsOfMissingThingsAreNullopt) {
+  EXPECT_FALSE(registry_->get_model("nope").has_value());
+  EXPECT_FALSE(registry_->get_version("nope", "1").has_value());
+  EXPECT_FALSE(registry_->get_latest("nope").has_value());
+  EXPECT_FALSE(registry_->get_production_model("nope").has_value());
+  EXPECT_FALSE(registry_->transition_stage("nope", "1", ModelStage::Staging).has_value());
+  EXPECT_FALSE(registry_->load_artifact("nope", "1").has_value());
+  EXPECT_FALSE(registry_->delete_version("nope", "1"));
+  EXPECT_TRUE(registry_->list_versions("nope").empty());
+  EXPECT_TRUE(registry_->list_models().empty());
+  register_with("m", "1", "x");
+  EXPECT_FALSE(registry_->get_version("m", "2").has_value());
+  EXPECT_FALSE(registry_->get_production_model("m").has_value());
+}
+
+TEST_P(ModelRegistryTest, PromotionArchivesThePreviousProductionVersion) {
+  register_with("m", "1", "one");
+  register_with("m", "2", "two");
+  register_with("m", "3", "three");
+  EXPECT_EQ(registry_->transition_stage("m", "1", ModelStage::Staging)->stage, ModelStage::Staging);
+  const auto promoted = registry_->transition_stage("m", "1", ModelStage::Production);
+  ASSERT_TRUE(promoted.has_value());
+  EXPECT_EQ(promoted->stage, ModelStage::Production);
+  EXPECT_GE(promoted->updated_at, promoted->created_at);
+  EXPECT_EQ(registry_->get_production_model("m")->version, "1");
+
+  registry_->transition_stage("m", "2", ModelStage::Production);
+  EXPECT_EQ(registry_->get_production_model("m")->version, "2");
+  EXPECT_EQ(registry_->get_version("m", "1")->stage, ModelStage::Archived);
+  EXPECT_EQ(registry_->get_version("m", "3")->stage, ModelStage::Development);
+  EXPECT_EQ(registry_->list_versions("m", ModelStage::Production).size(), 1u);
+
+  // Promoting the Production version again changes nothing else.
+  registry_->transition_stage("m", "2", ModelStage::Production);
+  EXPECT_EQ(registry_->list_versions("m", ModelStage::Archived).size(), 1u);
+  // Moving it out of Production leaves the model without one.
+  registry_->transition_stage("m", "2", ModelStage::Staging);
+  EXPECT_FALSE(registry_->get_production_model("m").has_value());
+  EXPECT_EQ(registry_->get_model("m")->production_version(), std::nullopt);
+}
+
+TEST_P(ModelRegistryTest, ProductionOfOneModelDoesNotTouchAnother) {
+  register_with("a", "1", "x");
+  register_with("b", "1", "x");
+  registry_->transition_stage("a", "1", ModelStage::Production);
+  registry_->transition_stage("b", "1", ModelStage::Production);
+  EXPECT_EQ(registry_->get_production_model("a")->model_name, "a");
+  EXPECT_EQ(registry_->get_production_model("b")->model_name, "b");
+}
+
+TEST_P(ModelRegistryTest, CompareAndSwapTransition) {
+  register_with("m", "1", "x");
+  EXPECT_THROW(registry_->transition_stage("m", "1", ModelStage::Production, ModelStage::Staging),
+               FailedPreconditionError);
+  EXPECT_EQ(registry_->get_version("m", "1")->stage, ModelStage::Development);
+  EXPECT_EQ(
+      registry_->transition_stage("m", "1", ModelStage::Staging, ModelStage::Development)->stage,
+      ModelStage::Staging);
+}
+
+TEST_P(ModelRegistryTest, LatestIsTheMostRecentRegistration) {
+  register_with("m", "2.0", "x");
+  register_with("m", "10.0", "x");
+  registry_->register_version("m", "1.0");
+  EXPECT_EQ(registry_->get_latest("m")->version, "1.0");
+  const auto model = registry_->get_model("m");
+  ASSERT_TRUE(model.has_value());
+  EXPECT_EQ(model->name, "m");
+  ASSERT_EQ(model->versions.size(), 3u);
+  EXPECT_EQ(model->versions[0].version, "2.0");
+  EXPECT_EQ(model->versions[2].version, "1.0");
+  EXPECT_EQ(model->latest_version()->version, "1.0");
+  EXPECT_EQ(model->get_version("10.0")->version, "10.0");
+  registry_->delete_version("m", "1.0");
+  EXPECT_EQ(registry_->get_latest("m")->version, "10.0");
+}
+
+TEST_P(ModelRegistryTest, ListModelsAndVersions) {
+  register_with("zeta", "1", "x");
+  register_with("alpha", "1", "x");
+  register_with("alpha", "2", "x");
+  registry_->transition_stage("alpha", "2", ModelStage::Staging);
+  EXPECT_EQ(registry_->list_models(), (std::vector<std::string>{"alpha", "zeta"}));
+  const auto versions = registry_->list_versions("alpha");
+  ASSERT_EQ(versions.size(), 2u);
+  EXPECT_EQ(versions[0].version, "1");
+  EXPECT_EQ(versions[1].version, "2");
+  const auto staging = registry_->list_versions("alpha", ModelStage::Staging);
+  ASSERT_EQ(staging.size(), 1u);
+  EXPECT_EQ(staging[0].version, "2");
+}
+
+TEST_P(ModelRegistryTest, DeleteVersionDeletesTheArtifactToo) {
+  register_with("m", "1", "x");
+  register_with("m", "2", "y");
+  registry_->transition_stage("m", "1", ModelStage::Production);
+  EXPECT_TRUE(registry_->delete_version("m", "1"));
+  EXPECT_FALSE(registry_->get_version("m", "1").has_value());
+  EXPECT_FALSE(registry_->get_production_model("m").has_value());
+  EXPECT_EQ(store_->list_artifacts(), std::vector<std::string>{"m/2/model.bin"});
+  EXPECT_FALSE(registry_->delete_version("m", "1"));
+  // The key is free again.
+  register_with("m", "1", "again");
+  EXPECT_EQ(to_string(*registry_->load_artifact("m", "1")), "again");
+}
+
+TEST_P(ModelRegistryTest, DeletingTheLastVersionRemovesTheModel) {
+  register_with("m", "1", "x");
+  EXPECT_TRUE(registry_->delete_version("m", "1"));
+  EXPECT_TRUE(registry_->list_models().empty());
+  EXPECT_FALSE(registry_->get_model("m").has_value());
+}
+
+TEST_P(ModelRegistryTest, AFailedArtifactDeletionIsReportedAndKeepsTheVersion) {
+  testing::LogCapture log;
+  register_with("m", "1", "x");
+  registry_->transition_stage("m", "1", ModelStage::Production);
+  store_->fail_delete = true;
+  EXPECT_THROW(registry_->delete_version("m", "1"), StorageError);
+  EXPECT_EQ(log.errors().size(), 1u);
+  const auto kept = registry_->get_version("m", "1");
+  ASSERT_TRUE(kept.has_value());
+  EXPECT_EQ(kept->stage, ModelStage::Production);
+  EXPECT_EQ(registry_->get_production_model("m")->version, "1");
+  store_->fail_delete = false;
+  EXPECT_TRUE(registry_->delete_version("m", "1"));
+}
+
+TEST_P(ModelRegistryTest, AnAlreadyMissingArtifactIsAWarningOnDelete) {
+  testing::LogCapture log;
+  register_with("m", "1", "x");
+  store_->inner.delete_artifact("m/1/model.bin");
+  EXPECT_TRUE(registry_->delete_version("m", "1"));
+  EXPECT_FALSE(registry_->get_version("m", "1").has_value());
+  bool warned = false;
+  for (const auto& w : log.warnings()) warned |= w.find("m:1") != std::string::npos;
+  EXPECT_TRUE(warned);
+}
+
+TEST_P(ModelRegistryTest, AFailedSaveLeavesNothingBehind) {
+  store_->fail_save = true;
+  EXPECT_THROW(register_with("m", "1", "x"), StorageError);
+  EXPECT_FALSE(registry_->get_version("m", "1").has_value());
+  EXPECT_TRUE(registry_->list_models().empty());
+  EXPECT_TRUE(registry_->metadata_store()->list_pending().empty());
+  store_->fail_save = false;
+  register_with("m", "1", "x");  // the key was released
+  EXPECT_EQ(to_string(*registry_->load_artifact("m", "1")), "x");
+}
+
+TEST_P(ModelRegistryTest, RegistersFromStreamsAndFiles) {
+  std::string big(3 * 1024 * 1024 + 3, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>(i * 7 + i / 1000);
+  std::istringstream in(big);
+  RegisterOptions from_stream;
+  from_stream.artifact_stream = &in;
+  const auto v1 = registry_->register_version("m", "stream", from_stream);
+  EXPECT_EQ(v1.artifact_size, big.size());
+
+  const auto file = dir_.path() / "weights.bin";
+  { std::ofstream(file, std::ios::binary) << big; }
+  RegisterOptions from_file;
+  from_file.artifact_file = file;
+  const auto v2 = registry_->register_version("m", "file", from_file);
+  EXPECT_EQ(v2.artifact_sha256, v1.artifact_sha256);
+
+  std::ostringstream out;
+  EXPECT_TRUE(registry_->load_artifact("m", "file", out));
+  EXPECT_EQ(out.str(), big);
+  const auto copy = dir_.path() / "out" / "copy.bin";
+  EXPECT_TRUE(registry_->load_artifact("m", "stream", copy));
+  std::ifstream copied(copy, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(copied), {}), big);
+
+  RegisterOptions missing;
+  missing.artifact_file = dir_.path() / "missing.bin";
+  EXPECT_THROW(registry_->register_version("m", "missing", missing), NotFoundError);
+  EXPECT_FALSE(registry_->get_version("m", "missing").has_value());
+}
+
+TEST_P(ModelRegistryTest, CorruptArtifactsAreNeverReturned) {
+  testing::LogCapture log;
+  register_with("m", "1", "the real weights");
+  register_with("m", "2", "short");
+  register_with("m", "3", "gone");
+  store_->inner.save_artifact("m", "1", to_bytes("the real weightz"));  // flipped byte
+  store_->inner.save_artifact("m", "2", to_bytes("sho"));               // truncated
+  store_->inner.delete_artifact("m/3/model.bin");                       // deleted
+  for (const char* version : {"1", "2", "3"}) {
+    EXPECT_THROW(registry_->load_artifact("m", version), DataLossError) << version;
+    std::ostringstream out;
+    EXPECT_THROW(registry_->load_artifact("m", version, out), DataLossError) << version;
+    EXPECT_TRUE(out.str().empty()) << "no corrupt byte may reach the stream";
+    const auto destination = dir_.path() / (std::string("out-") + version);
+    EXPECT_THROW(registry_->load_artifact("m", version, destination), DataLossError);
+    EXPECT_FALSE(std::filesystem::exists(destination));
+  }
+  EXPECT_EQ(log.errors().size(), 9u);
+}
+
+TEST_P(ModelRegistryTest, RejectsBadOptions) {
+  RegisterOptions not_object;
+  not_object.parameters = nlohmann::json::array({1, 2});
+  EXPECT_THROW(registry_->register_version("m", "1", not_object), InvalidArgumentError);
+  RegisterOptions two_sources;
+  two_sources.artifact = to_bytes("x");
+  two_sources.artifact_file = dir_.path() / "x";
+  EXPECT_THROW(registry_->register_version("m", "1", two_sources), InvalidArgumentError);
+  RegisterOptions nan_metric;
+  nan_metric.metrics.accuracy = std::nan("");
+  EXPECT_THROW(registry_->register_version("m", "1", nan_metric), InvalidArgumentError);
+  RegisterOptions bad_tag;
+  bad_tag.tags[""] = "x";
+  EXPECT_THROW(registry_->register_version("m", "1", bad_tag), InvalidArgumentError);
+  RegisterOptions bad_utf8;
+  bad_utf8.description = "\xff\xfe";
+  EXPECT_THROW(registry_->register_version("m", "1", bad_utf8), InvalidArgumentError);
+  RegisterOptions null_parameters;
+  null_parameters.parameters = nullptr;
+  EXPECT_TRUE(registry_->register_version("m", "1", null_parameters).parameters.is_object());
+  EXPECT_EQ(store_->saves, 0);
+}
+
+TEST_P(ModelRegistryTest, EachErrorIsLoggedOnceBeforeItReachesTheCaller) {
+  testing::LogCapture log;
+  register_with("m", "1", "x");
+  try {
+    register_with("m", "1", "x");
+    FAIL() << "expected AlreadyExistsError";
+  } catch (const AlreadyExistsError& e) {
+    const auto errors = log.errors();
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(errors[0].find("register_version"), std::string::npos) << errors[0];
+    EXPECT_NE(errors[0].find(e.what()), std::string::npos) << errors[0];
+  }
+  EXPECT_THROW(registry_->get_version("../x", "1"), InvalidArgumentError);
+  EXPECT_EQ(log.errors().size(), 2u);
+}
+
+TEST_P(ModelRegistryTest, SnapshotsAreNotReferencesIntoTheRegistry) {
+  register_with("m", "1", "x");
+  auto snapshot = registry_->get_version("m", "1");
+  snapshot->stage = ModelStage::Production;
+  snapshot->tags["mutated"] = "yes";
+  EXPECT_EQ(registry_->get_version("m", "1")->stage, ModelStage::Development);
+  EXPECT_TRUE(registry_->get_version("m", "1")->tags.empty());
+}
+
+std::vector<Config> configs() {
+  std::vector<Config> result{{"InMemory", Catalog::InMemory}};
+#ifdef MODELREG_HAVE_SQLITE
+  result.push_back({"Sqlite", Catalog::Sqlite});
+#endif
+  return result;
+}
+
+INSTANTIATE_TEST_SUITE_P(Catalogs, ModelRegistryTest, ::testing::ValuesIn(configs()),
+                         [](const ::testing::TestParamInfo<Config>& info) {
+                           return info.param.name;
+                         });
+
+// The seed's constructors.
+
+TEST(ModelRegistrySeedTest, DefaultRegistryIsInMemory) {
+  ModelRegistry registry;
+  RegisterOptions options;
+  options.framework = ModelFramework::Sklearn;
+  options.metrics.accuracy = 0.95;
+  options.parameters = {{"n_estimators", 100}};
+  options.artifact = to_bytes("model bytes");
+  registry.register_version("my_classifier", "1.0.0", options);
+  registry.transition_stage("my_classifier", "1.0.0", ModelStage::Production);
+  EXPECT_EQ(registry.get_production_model("my_classifier")->version, "1.0.0");
+  EXPECT_EQ(registry.get_model("my_classifier")->latest_version()->version, "1.0.0");
+  EXPECT_NE(dynamic_cast<InMemoryModelStore*>(registry.store().get()), nullptr);
+}
+
+TEST(ModelRegistrySeedTest, RegistryOverAFileStore) {
+  testing::TestDir dir;
+  auto store = std::make_shared<FileModelStore>(dir.path());
+  ModelRegistry registry(store);
+  RegisterOptions options;
+  options.artifact = to_bytes("weights");
+  registry.register_version("m", "1", options);
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "m" / "1" / "model.bin"));
+  EXPECT_TRUE(registry.delete_version("m", "1"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "m" / "1" / "model.bin"));
+  EXPECT_THROW(ModelRegistry(std::shared_ptr<ModelStore>{}), InvalidArgumentError);
+}
+
+TEST(ModelRegistrySeedTest, RegistryIsMovable) {
+  ModelRegistry a;
+  a.register_version("m", "1");
+  ModelRegistry b = std::move(a);
+  EXPECT_TRUE(b.get_version("m", "1").has_value());
+}
+
+}  // namespace
+}  // namespace modelreg

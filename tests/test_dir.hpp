@@ -1,0 +1,41 @@
+#pragma once
+
+// A fresh, uniquely named temporary directory, removed when the test is done.
+
+#include <filesystem>
+#include <random>
+#include <string>
+
+namespace modelreg::testing {
+
+class TestDir {
+ public:
+  TestDir() {
+    std::random_device random;
+    path_ = std::filesystem::temp_directory_path() /
+            ("modelreg-test-" + std::to_string(random()) + std::to_string(random()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TestDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TestDir(const TestDir&) = delete;
+  TestDir& operator=(const TestDir&) = delete;
+
+  const std::filesystem::path& path() const { return path_; }
+
+  // Every regular file below the directory (recursively).
+  std::size_t file_count() const {
+    std::size_t count = 0;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(path_)) {
+      if (entry.is_regular_file()) ++count;
+    }
+    return count;
+  }
+
+ private:
+  std::filesystem::path path_;
+};
+
+}  // namespace modelreg::testing
