@@ -58,7 +58,10 @@ void create_directories_durably(const std::filesystem::path& directory) {
   const auto parent = directory.parent_path();
   if (!parent.empty() && parent != directory) create_directories_durably(parent);
   if (::mkdir(directory.c_str(), 0777) != 0) {
-    if (errno == EEXIST && std::filesystem::is_directory(directory, ec)) return;
+    if (errno == EEXIST) {
+      if (std::filesystem::is_directory(directory, ec)) return;
+      throw StorageError(fmt::format("'{}' exists and is not a directory", directory.string()));
+    }
     throw_errno("cannot create directory", directory);
   }
   if (!parent.empty()) fsync_directory(parent);
