@@ -35,6 +35,16 @@ std::shared_ptr<spdlog::logger> registered_logger() {
   return created;
 }
 
+// Registered when the library is loaded, so that spdlog::get("modelreg") finds the logger
+// (to attach a sink, say) before modelreg has logged anything.
+[[maybe_unused]] const bool registered_at_load = [] {
+  try {
+    return registered_logger() != nullptr;
+  } catch (const std::exception&) {
+    return false;  // the next logger() call tries again and reports
+  }
+}();
+
 }  // namespace
 
 void set_logger(std::shared_ptr<spdlog::logger> logger) {

@@ -25,19 +25,12 @@ bool ProcessLocalLease::is_alive(const std::string& /*owner*/) const {
 }
 
 FileLockLease::FileLockLease(std::filesystem::path directory)
-    : OwnerLease(new_owner_name()), directory_(std::move(directory)) {
-  create_directories_durably(directory_);
-  const auto path = directory_ / (owner() + kLockSuffix);
-  // Between creating and locking the file, another process may find it unlocked, take us for
-  // dead and unlink it (see is_alive); a lock on an unlinked file protects nothing, so retry.
-  for (;;) {
-    lock_ = UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-    if (!lock_.valid()) throw_errno("cannot create lock file", path);
-    if (::flock(lock_.get(), LOCK_EX) != 0) throw_errno("cannot lock", path);
-    struct stat status {};
-    if (::fstat(lock_.get(), &status) != 0) throw_errno("cannot stat", path);
-    if (status.st_nlink > 0) break;
-  }
+    : FileLockLease(directory, acquire(directory)) {}
+
+FileLockLease::FileLockLease(std::filesystem::path directory, Lock lock)
+    : OwnerLease(std::move(lock.owner)),
+      directory_(std::move(directory)),
+      lock_(std::move(lock.fd)) {
   // Lock files of dead owners whose reservations are all gone would pile up otherwise.
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(directory_, ec)) {
@@ -45,6 +38,26 @@ FileLockLease::FileLockLease(std::filesystem::path directory)
     const auto suffix = name.rfind(kLockSuffix);
     if (suffix == std::string::npos || name.substr(0, suffix) == owner()) continue;
     is_alive(name.substr(0, suffix));
+  }
+}
+
+FileLockLease::Lock FileLockLease::acquire(const std::filesystem::path& directory) {
+  create_directories_durably(directory);
+  for (;;) {
+    Lock lock{new_owner_name(), UniqueFd()};
+    const auto path = directory / (lock.owner + kLockSuffix);
+    lock.fd = UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!lock.fd.valid()) {
+      if (errno == EEXIST) continue;  // the name is taken: draw another
+      throw_errno("cannot create lock file", path);
+    }
+    // Between creating and locking the file, another process may find it unlocked, take its
+    // owner for dead and unlink it (see is_alive); a lock on an unlinked file protects
+    // nothing, so start over with a new name.
+    if (::flock(lock.fd.get(), LOCK_EX | LOCK_NB) != 0) continue;
+    struct stat status {};
+    if (::fstat(lock.fd.get(), &status) != 0) throw_errno("cannot stat", path);
+    if (status.st_nlink > 0) return lock;
   }
 }
 

@@ -45,6 +45,14 @@ class FileLockLease final : public OwnerLease {
   bool is_alive(const std::string& owner) const override;
 
  private:
+  struct Lock {
+    std::string owner;
+    UniqueFd fd;
+  };
+  FileLockLease(std::filesystem::path directory, Lock lock);
+  // Creates and locks a lock file under a new owner name.
+  static Lock acquire(const std::filesystem::path& directory);
+
   std::filesystem::path directory_;
   UniqueFd lock_;
 };

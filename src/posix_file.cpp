@@ -3,13 +3,13 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <istream>
-#include <random>
 #include <vector>
 
 #include "modelreg/error.hpp"
@@ -68,8 +68,20 @@ void create_directories_durably(const std::filesystem::path& directory) {
 }
 
 std::string random_suffix() {
-  thread_local std::mt19937_64 generator{std::random_device{}()};
-  return fmt::format("{:016x}", generator());
+  // From the kernel each time: a generator seeded once would be copied into every fork()ed
+  // child, which would then pick the same names as its parent and siblings.
+  std::uint64_t value = 0;
+  auto* bytes = reinterpret_cast<unsigned char*>(&value);
+  std::size_t filled = 0;
+  while (filled < sizeof value) {
+    const ssize_t got = ::getrandom(bytes + filled, sizeof value - filled, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw StorageError(fmt::format("getrandom failed: {}", std::strerror(errno)));
+    }
+    filled += static_cast<std::size_t>(got);
+  }
+  return fmt::format("{:016x}", value);
 }
 
 namespace {

@@ -157,8 +157,8 @@ std::vector<Setup> setups() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Registries, ConcurrencyTest, ::testing::ValuesIn(setups()),
-                         [](const ::testing::TestParamInfo<Setup>& info) {
-                           return info.param.name;
+                         [](const ::testing::TestParamInfo<Setup>& param) {
+                           return param.param.name;
                          });
 
 }  // namespace

@@ -393,8 +393,8 @@ std::vector<Config> configs() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Catalogs, ModelRegistryTest, ::testing::ValuesIn(configs()),
-                         [](const ::testing::TestParamInfo<Config>& info) {
-                           return info.param.name;
+                         [](const ::testing::TestParamInfo<Config>& param) {
+                           return param.param.name;
                          });
 
 // The seed's constructors.

@@ -220,7 +220,7 @@ INSTANTIATE_TEST_SUITE_P(
                           [](const std::filesystem::path& dir) -> std::shared_ptr<ModelStore> {
                             return std::make_shared<FileModelStore>(dir);
                           }}),
-    [](const ::testing::TestParamInfo<StoreFactory>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<StoreFactory>& param) { return param.param.name; });
 
 // FileModelStore specifics: the seed's layout, durability leftovers, directories.
 

@@ -1,0 +1,265 @@
+#pragma once
+
+// RAII over the SQLite C API for the SQLite backend: a connection that owns its cached prepared
+// statements, a scoped use of a statement that always resets it, and a transaction that rolls
+// back in its destructor. Internal: never installed, never included by public headers.
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "modelreg/error.hpp"
+
+namespace modelreg::detail {
+
+// SQLite reported SQLITE_BUSY or SQLITE_LOCKED: another connection holds a lock. The store's
+// retry loop catches it and runs the whole transaction again; it reaches callers only as the
+// StorageError it derives from, and only if the retry loop is bypassed by a bug.
+class SqliteBusyError : public StorageError {
+ public:
+  using StorageError::StorageError;
+};
+
+// Throws the modelreg error for the SQLite result code `rc`: SqliteBusyError for lock
+// contention, DataLossError for a corrupt file or one that is not a database, StorageError for
+// everything else. Every message names the database file and carries SQLite's own message.
+[[noreturn]] inline void throw_sqlite_error(sqlite3* db, int rc, const std::string& path,
+                                            std::string_view context) {
+  const char* detail = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  const std::string message =
+      fmt::format("SQLite database '{}': {}: {} (code {})", path, context, detail, rc);
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      throw SqliteBusyError(message);
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      throw DataLossError(message);
+    default:
+      throw StorageError(message);
+  }
+}
+
+// One prepared statement. Not thread-safe: it belongs to one Connection.
+class Statement {
+ public:
+  Statement(sqlite3* db, const std::string& path, std::string_view sql, unsigned int flags)
+      : db_(db), path_(path) {
+    const int rc =
+        sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), flags, &stmt_, nullptr);
+    if (rc != SQLITE_OK) {
+      throw_sqlite_error(db, rc, path_, fmt::format("cannot prepare \"{}\"", sql));
+    }
+  }
+  ~Statement() { sqlite3_finalize(stmt_); }
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  void bind(int index, std::string_view text) {
+    // SQLITE_TRANSIENT: SQLite copies, so the caller's buffer need not outlive the statement.
+    check_bind(
+        sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+  }
+  void bind(int index, const char* text) { bind(index, std::string_view(text)); }
+  void bind(int index, const std::string& text) { bind(index, std::string_view(text)); }
+  void bind(int index, std::int64_t value) {
+    check_bind(sqlite3_bind_int64(stmt_, index, static_cast<sqlite3_int64>(value)));
+  }
+  void bind(int index, const std::optional<std::string>& text) {
+    if (text) {
+      bind(index, std::string_view(*text));
+    } else {
+      bind_null(index);
+    }
+  }
+  void bind_null(int index) { check_bind(sqlite3_bind_null(stmt_, index)); }
+
+  // Advances the statement: true when a row is available, false when it is done.
+  bool step() {
+    const int rc = sqlite3_step(stmt_);
+    if (rc == SQLITE_ROW) return true;
+    if (rc == SQLITE_DONE) return false;
+    throw_sqlite_error(db_, rc, path_, fmt::format("cannot execute \"{}\"", sql_text()));
+  }
+
+  // Runs a statement that returns no rows.
+  void run() {
+    while (step()) {
+    }
+  }
+
+  bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
+  std::int64_t int64(int column) const {
+    return static_cast<std::int64_t>(sqlite3_column_int64(stmt_, column));
+  }
+  // The column's bytes exactly (embedded NULs included); "" for NULL.
+  std::string text(int column) const { return std::string(text_view(column)); }
+  // As text(), without a copy: valid until the statement steps, resets or is finalized.
+  std::string_view text_view(int column) const {
+    const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+    const int size = sqlite3_column_bytes(stmt_, column);
+    return data != nullptr ? std::string_view(data, static_cast<std::size_t>(size))
+                           : std::string_view();
+  }
+  std::optional<std::string> optional_text(int column) const {
+    if (is_null(column)) return std::nullopt;
+    return text(column);
+  }
+
+  // Ends the statement's use so that it holds no read snapshot or lock, and drops its bindings
+  // so that a cached statement never leaks values into its next use.
+  void reset() noexcept {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+  }
+
+ private:
+  std::string_view sql_text() const {
+    const char* sql = sqlite3_sql(stmt_);
+    return sql != nullptr ? sql : "";
+  }
+  void check_bind(int rc) {
+    if (rc != SQLITE_OK) throw_sqlite_error(db_, rc, path_, "cannot bind a parameter");
+  }
+
+  sqlite3* db_;
+  const std::string& path_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// A cached statement in use; resets it on scope exit whatever happens, so that a statement
+// never keeps a read transaction (and its snapshot) open after the call that used it.
+class StatementUse {
+ public:
+  explicit StatementUse(Statement& statement) : statement_(statement) {}
+  ~StatementUse() { statement_.reset(); }
+  StatementUse(const StatementUse&) = delete;
+  StatementUse& operator=(const StatementUse&) = delete;
+
+  Statement* operator->() const { return &statement_; }
+  Statement& operator*() const { return statement_; }
+
+ private:
+  Statement& statement_;
+};
+
+// One SQLite connection and its prepared-statement cache. Not thread-safe: a connection is used
+// by one thread at a time (the store hands connections out under its own locks), which is why
+// it is opened with SQLITE_OPEN_NOMUTEX.
+class Connection {
+ public:
+  // Opens `path` with `flags` (SQLITE_OPEN_NOMUTEX is added). Opening reads nothing yet, so it
+  // never fails on a corrupt file; the first statement does. Throws StorageError.
+  Connection(std::string path, int flags) : path_(std::move(path)) {
+    const int rc = sqlite3_open_v2(path_.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      // sqlite3_open_v2 allocates a handle even on failure; its message explains the failure.
+      const std::string message =
+          fmt::format("SQLite database '{}': cannot open: {} (code {})", path_,
+                      db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc), rc);
+      sqlite3_close_v2(db_);
+      db_ = nullptr;
+      throw StorageError(message);
+    }
+    sqlite3_extended_result_codes(db_, 1);
+  }
+  ~Connection() {
+    // Statements are finalized before their connection closes.
+    statements_.clear();
+    for (auto& statement : control_) statement.reset();
+    sqlite3_close_v2(db_);
+  }
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  sqlite3* handle() const { return db_; }
+  const std::string& path() const { return path_; }
+
+  // Runs one or more statements without results (schema, pragmas). Throws as throw_sqlite_error.
+  void exec(const char* sql) {
+    const int rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) {
+      throw_sqlite_error(db_, rc, path_, fmt::format("cannot execute \"{}\"", sql));
+    }
+  }
+
+  // The statement cached in `slot`, prepared from `sql` on first use (persistent: it is reused
+  // for the connection's lifetime). A slot must always be used with the same SQL text.
+  StatementUse use(std::size_t slot, std::string_view sql) {
+    if (slot >= statements_.size()) statements_.resize(slot + 1);
+    if (!statements_[slot]) {
+      statements_[slot] = std::make_unique<Statement>(db_, path_, sql, SQLITE_PREPARE_PERSISTENT);
+    }
+    return StatementUse(*statements_[slot]);
+  }
+
+  // A statement prepared for one use only (schema inspection at open).
+  std::unique_ptr<Statement> prepare_once(std::string_view sql) {
+    return std::make_unique<Statement>(db_, path_, sql, 0);
+  }
+
+  // True while a transaction is open on this connection.
+  bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
+
+  // Transaction control through cached statements: every store method runs one transaction,
+  // so parsing BEGIN/COMMIT each time would be a measurable share of a fast lookup.
+  enum class Control : std::size_t { BeginImmediate, BeginDeferred, Commit };
+  void control(Control which) {
+    static constexpr std::string_view kText[] = {"BEGIN IMMEDIATE", "BEGIN DEFERRED", "COMMIT"};
+    auto& statement = control_[static_cast<std::size_t>(which)];
+    if (!statement) {
+      statement = std::make_unique<Statement>(db_, path_, kText[static_cast<std::size_t>(which)],
+                                              SQLITE_PREPARE_PERSISTENT);
+    }
+    StatementUse use(*statement);
+    use->run();
+  }
+
+ private:
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  std::unique_ptr<Statement> control_[3];
+  std::vector<std::unique_ptr<Statement>> statements_;
+};
+
+// One transaction; rolls back in its destructor unless committed. Write transactions use
+// BEGIN IMMEDIATE so that the write lock is taken up front: a deferred transaction that later
+// upgrades can fail with SQLITE_BUSY_SNAPSHOT after it has done its reads, and the busy handler
+// cannot help there.
+class Transaction {
+ public:
+  enum class Kind { Read, Write };
+
+  Transaction(Connection& connection, Kind kind) : connection_(connection) {
+    connection_.control(kind == Kind::Write ? Connection::Control::BeginImmediate
+                                            : Connection::Control::BeginDeferred);
+    open_ = true;
+  }
+  ~Transaction() {
+    // SQLite may already have rolled back by itself (e.g. after SQLITE_FULL); ROLLBACK would
+    // then fail, and there is nothing to undo anyway.
+    if (open_ && connection_.in_transaction()) {
+      sqlite3_exec(connection_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void commit() {
+    connection_.control(Connection::Control::Commit);
+    open_ = false;
+  }
+
+ private:
+  Connection& connection_;
+  bool open_ = false;
+};
+
+}  // namespace modelreg::detail

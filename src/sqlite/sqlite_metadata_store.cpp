@@ -1,0 +1,946 @@
+#include "modelreg/sqlite_metadata_store.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <climits>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "modelreg/error.hpp"
+#include "modelreg/logging.hpp"
+#include "public_call.hpp"
+#include "sqlite/sqlite_handle.hpp"
+
+namespace modelreg {
+namespace {
+
+using detail::Connection;
+using detail::Statement;
+using detail::Transaction;
+
+// PRAGMA application_id of a modelreg database ("MREG"): tells our files from other SQLite
+// databases without reading any table.
+constexpr std::int32_t kApplicationId = 0x4D524547;
+
+// The schema of version 1. Every statement is idempotent (IF NOT EXISTS) and runs inside one
+// BEGIN IMMEDIATE transaction, so two processes creating the same new database are safe.
+//
+// Times are int64 nanoseconds since the epoch (exact round trip of Timestamp); metrics,
+// parameters and tags are JSON text; stages, frameworks and states are their lower-case names
+// so that the file is readable with the sqlite3 shell.
+constexpr const char* kCreateSchemaV1 = R"sql(
+CREATE TABLE IF NOT EXISTS models (
+  id          INTEGER PRIMARY KEY,
+  name        TEXT NOT NULL UNIQUE,
+  description TEXT NOT NULL,
+  tags        TEXT NOT NULL,
+  created_at  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS versions (
+  id              INTEGER PRIMARY KEY,
+  model_id        INTEGER NOT NULL REFERENCES models (id),
+  version         TEXT NOT NULL,
+  -- Registration order within the model; NULL until a reserved version is published.
+  seq             INTEGER,
+  state           TEXT NOT NULL CHECK (state IN ('visible', 'registering', 'deleting')),
+  owner           TEXT,
+  pending_since   INTEGER,
+  stage           TEXT NOT NULL
+                  CHECK (stage IN ('development', 'staging', 'production', 'archived')),
+  framework       TEXT NOT NULL,
+  artifact_path   TEXT,
+  artifact_size   INTEGER NOT NULL,
+  artifact_sha256 TEXT NOT NULL,
+  metrics         TEXT NOT NULL,
+  parameters      TEXT NOT NULL,
+  tags            TEXT NOT NULL,
+  description     TEXT NOT NULL,
+  created_at      INTEGER NOT NULL,
+  updated_at      INTEGER NOT NULL,
+  UNIQUE (model_id, version),
+  CHECK ((state = 'visible') = (owner IS NULL)),
+  CHECK (state = 'registering' OR seq IS NOT NULL)
+);
+-- Latest version and listing order.
+CREATE UNIQUE INDEX IF NOT EXISTS versions_by_seq ON versions (model_id, seq);
+-- The database itself guarantees at most one visible Production version per model.
+CREATE UNIQUE INDEX IF NOT EXISTS versions_one_production ON versions (model_id)
+  WHERE stage = 'production' AND state = 'visible';
+-- Crash recovery lists reservations without scanning every version.
+CREATE INDEX IF NOT EXISTS versions_pending ON versions (pending_since, id)
+  WHERE state <> 'visible';
+)sql";
+
+// Columns decoded by read_version, in this order.
+#define MODELREG_VERSION_COLUMNS                                                      \
+  "m.name, v.version, v.stage, v.framework, v.artifact_path, v.artifact_size, "       \
+  "v.artifact_sha256, v.metrics, v.parameters, v.tags, v.description, v.created_at, " \
+  "v.updated_at"
+
+// Every statement the store runs, cached per connection under its index.
+enum Sql : std::size_t {
+  kFindModel,
+  kInsertModel,
+  kFindKey,
+  kNextSeq,
+  kInsertVersion,
+  kPublish,
+  kDeleteVersion,
+  kDeleteModelIfEmpty,
+  kReserveForDelete,
+  kRestoreVisible,
+  kSetOwner,
+  kArchiveProduction,
+  kSetStage,
+  kOtherProduction,
+  kVersionById,
+  kGetVersion,
+  kLatest,
+  kProduction,
+  kListVersions,
+  kListVersionsInStage,
+  kGetModel,
+  kListModels,
+  kListPending,
+  kSqlCount
+};
+
+constexpr std::array<std::string_view, kSqlCount> kSqlText = {
+    // kFindModel
+    "SELECT id FROM models WHERE name = ?1",
+    // kInsertModel
+    "INSERT INTO models (name, description, tags, created_at) VALUES (?1, '', '{}', ?2)",
+    // kFindKey
+    "SELECT v.id, v.model_id, v.state, v.owner, v.stage FROM models m "
+    "JOIN versions v ON v.model_id = m.id WHERE m.name = ?1 AND v.version = ?2",
+    // kNextSeq: over every row of the model, pending deletions included, so that a cancelled
+    // deletion gets its place back without a collision.
+    "SELECT COALESCE(MAX(seq), 0) + 1 FROM versions WHERE model_id = ?1",
+    // kInsertVersion
+    "INSERT INTO versions (model_id, version, seq, state, owner, pending_since, stage, "
+    "framework, artifact_path, artifact_size, artifact_sha256, metrics, parameters, tags, "
+    "description, created_at, updated_at) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+    // kPublish
+    "UPDATE versions SET state = 'visible', owner = NULL, pending_since = NULL, seq = ?2, "
+    "artifact_path = ?3, artifact_size = ?4, artifact_sha256 = ?5, created_at = ?6, "
+    "updated_at = ?6 WHERE id = ?1",
+    // kDeleteVersion
+    "DELETE FROM versions WHERE id = ?1",
+    // kDeleteModelIfEmpty: a model lives as long as it has a version in any state.
+    "DELETE FROM models WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM versions WHERE model_id = ?1)",
+    // kReserveForDelete
+    "UPDATE versions SET state = 'deleting', owner = ?2, pending_since = ?3 WHERE id = ?1",
+    // kRestoreVisible
+    "UPDATE versions SET state = 'visible', owner = NULL, pending_since = NULL, stage = ?2 "
+    "WHERE id = ?1",
+    // kSetOwner
+    "UPDATE versions SET owner = ?2 WHERE id = ?1",
+    // kArchiveProduction
+    "UPDATE versions SET stage = 'archived', updated_at = ?2 "
+    "WHERE model_id = ?1 AND stage = 'production' AND state = 'visible' AND id <> ?3",
+    // kSetStage
+    "UPDATE versions SET stage = ?2, updated_at = ?3 WHERE id = ?1",
+    // kOtherProduction
+    "SELECT 1 FROM versions "
+    "WHERE model_id = ?1 AND stage = 'production' AND state = 'visible' AND id <> ?2",
+    // kVersionById
+    "SELECT " MODELREG_VERSION_COLUMNS
+    " FROM versions v JOIN models m ON m.id = v.model_id WHERE v.id = ?1",
+    // kGetVersion
+    "SELECT " MODELREG_VERSION_COLUMNS
+    " FROM models m JOIN versions v ON v.model_id = m.id "
+    "WHERE m.name = ?1 AND v.version = ?2 AND v.state = 'visible'",
+    // kLatest
+    "SELECT " MODELREG_VERSION_COLUMNS
+    " FROM models m JOIN versions v ON v.model_id = m.id "
+    "WHERE m.name = ?1 AND v.state = 'visible' ORDER BY v.seq DESC LIMIT 1",
+    // kProduction: the literal conditions match versions_one_production, which serves it.
+    "SELECT " MODELREG_VERSION_COLUMNS
+    " FROM models m JOIN versions v ON v.model_id = m.id "
+    "WHERE m.name = ?1 AND v.stage = 'production' AND v.state = 'visible'",
+    // kListVersions
+    "SELECT " MODELREG_VERSION_COLUMNS
+    " FROM models m JOIN versions v ON v.model_id = m.id "
+    "WHERE m.name = ?1 AND v.state = 'visible' ORDER BY v.seq",
+    // kListVersionsInStage
+    "SELECT " MODELREG_VERSION_COLUMNS
+    " FROM models m JOIN versions v ON v.model_id = m.id "
+    "WHERE m.name = ?1 AND v.state = 'visible' AND v.stage = ?2 ORDER BY v.seq",
+    // kGetModel
+    "SELECT description, tags, created_at FROM models WHERE name = ?1",
+    // kListModels: a model whose versions are all pending is not visible either. BINARY
+    // collation sorts like std::string's operator<.
+    "SELECT name FROM models m WHERE EXISTS "
+    "(SELECT 1 FROM versions v WHERE v.model_id = m.id AND v.state = 'visible') ORDER BY name",
+    // kListPending
+    "SELECT m.name, v.version, v.state, v.owner, v.artifact_path, v.pending_since "
+    "FROM versions v JOIN models m ON m.id = v.model_id "
+    "WHERE v.state <> 'visible' ORDER BY v.pending_since, v.id",
+};
+
+#undef MODELREG_VERSION_COLUMNS
+
+constexpr std::string_view kVisible = "visible";
+constexpr std::string_view kRegistering = "registering";
+constexpr std::string_view kDeleting = "deleting";
+
+detail::StatementUse use(Connection& connection, Sql sql) {
+  return connection.use(sql, kSqlText[sql]);
+}
+
+std::int64_t to_nanos(Timestamp t) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
+}
+
+Timestamp from_nanos(std::int64_t nanos) {
+  return Timestamp(
+      std::chrono::duration_cast<Timestamp::duration>(std::chrono::nanoseconds(nanos)));
+}
+
+// JSON cannot hold NaN or infinities (nlohmann writes them as null, which ModelMetrics'
+// from_json rejects), so non-finite metrics are stored as strings and turned back on reading.
+void encode_non_finite(nlohmann::json& object) {
+  for (auto& value : object) {
+    if (!value.is_number_float()) continue;
+    const double number = value.get<double>();
+    if (std::isnan(number)) {
+      value = "NaN";
+    } else if (std::isinf(number)) {
+      value = number > 0 ? "Infinity" : "-Infinity";
+    }
+  }
+}
+
+void decode_non_finite(nlohmann::json& object) {
+  for (auto& value : object) {
+    if (!value.is_string()) continue;
+    const auto& text = value.get_ref<const std::string&>();
+    if (text == "NaN") {
+      value = std::numeric_limits<double>::quiet_NaN();
+    } else if (text == "Infinity") {
+      value = std::numeric_limits<double>::infinity();
+    } else if (text == "-Infinity") {
+      value = -std::numeric_limits<double>::infinity();
+    }
+  }
+}
+
+// Serialises a caller's value; nlohmann refuses strings that are not valid UTF-8, which the
+// caller has to fix, so that is an InvalidArgumentError rather than a storage failure.
+std::string dump_json(const nlohmann::json& json, std::string_view field,
+                      const std::string& full_name) {
+  try {
+    return json.dump();
+  } catch (const nlohmann::json::exception& e) {
+    throw InvalidArgumentError(
+        fmt::format("{} of {} cannot be stored as JSON: {}", field, full_name, e.what()));
+  }
+}
+
+std::string encode_metrics(const ModelMetrics& metrics, const std::string& full_name) {
+  nlohmann::json json = metrics;
+  if (json.is_object()) {
+    encode_non_finite(json);
+    if (auto custom = json.find("custom"); custom != json.end() && custom->is_object()) {
+      encode_non_finite(*custom);
+    }
+  }
+  return dump_json(json, "metrics", full_name);
+}
+
+ModelMetrics decode_metrics(std::string_view text) {
+  nlohmann::json json = nlohmann::json::parse(text);
+  if (json.is_object()) {
+    decode_non_finite(json);
+    if (auto custom = json.find("custom"); custom != json.end() && custom->is_object()) {
+      decode_non_finite(*custom);
+    }
+  }
+  return json.get<ModelMetrics>();
+}
+
+// The JSON-encoded fields of a version, computed before the write transaction starts so that
+// an unencodable value fails without ever taking the write lock.
+struct EncodedVersion {
+  std::string metrics;
+  std::string parameters;
+  std::string tags;
+};
+
+EncodedVersion encode_version(const ModelVersion& version) {
+  const std::string full_name = version.full_name();
+  return EncodedVersion{encode_metrics(version.metrics, full_name),
+                        dump_json(version.parameters, "parameters", full_name),
+                        dump_json(nlohmann::json(version.tags), "tags", full_name)};
+}
+
+// Decodes the MODELREG_VERSION_COLUMNS of the current row. A row that does not decode was not
+// written by this code: the database is damaged, hence DataLossError.
+ModelVersion read_version(const Statement& row, const std::string& path) {
+  ModelVersion version;
+  version.model_name = row.text(0);
+  version.version = row.text(1);
+  try {
+    version.stage = parse_stage(row.text_view(2));
+    version.framework = parse_framework(row.text_view(3));
+    version.artifact_path = row.optional_text(4);
+    version.artifact_size = static_cast<std::uint64_t>(row.int64(5));
+    version.artifact_sha256 = row.text(6);
+    version.metrics = decode_metrics(row.text_view(7));
+    version.parameters = nlohmann::json::parse(row.text_view(8));
+    version.tags =
+        nlohmann::json::parse(row.text_view(9)).get<std::map<std::string, std::string>>();
+    version.description = row.text(10);
+    version.created_at = from_nanos(row.int64(11));
+    version.updated_at = from_nanos(row.int64(12));
+  } catch (const DataLossError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw DataLossError(fmt::format("SQLite database '{}': the stored row of {} is corrupt: {}",
+                                    path, version.full_name(), e.what()));
+  }
+  return version;
+}
+
+std::vector<ModelVersion> read_versions(detail::StatementUse& rows, const std::string& path) {
+  std::vector<ModelVersion> versions;
+  while (rows->step()) versions.push_back(read_version(*rows, path));
+  return versions;
+}
+
+std::optional<ModelVersion> read_optional_version(detail::StatementUse& rows,
+                                                  const std::string& path) {
+  if (!rows->step()) return std::nullopt;
+  return read_version(*rows, path);
+}
+
+// What a write operation needs to know about the row of a (model, version) key.
+struct KeyRow {
+  std::int64_t id = 0;
+  std::int64_t model_id = 0;
+  std::string state;
+  std::optional<std::string> owner;
+  std::string stage;
+
+  bool visible() const { return state == kVisible; }
+  bool held_by(std::string_view who) const { return !visible() && owner && *owner == who; }
+};
+
+std::optional<KeyRow> find_key(Connection& connection, std::string_view model_name,
+                               std::string_view version) {
+  auto row = use(connection, kFindKey);
+  row->bind(1, model_name);
+  row->bind(2, version);
+  if (!row->step()) return std::nullopt;
+  return KeyRow{row->int64(0), row->int64(1), row->text(2), row->optional_text(3), row->text(4)};
+}
+
+ModelVersion version_by_id(Connection& connection, std::int64_t id) {
+  auto row = use(connection, kVersionById);
+  row->bind(1, id);
+  if (!row->step()) {
+    // Only called for a row the same transaction just found or wrote.
+    throw StorageError(
+        fmt::format("SQLite database '{}': version row {} vanished inside its transaction",
+                    connection.path(), id));
+  }
+  return read_version(*row, connection.path());
+}
+
+std::int64_t next_seq(Connection& connection, std::int64_t model_id) {
+  auto row = use(connection, kNextSeq);
+  row->bind(1, model_id);
+  row->step();
+  return row->int64(0);
+}
+
+std::string full_name(std::string_view model_name, std::string_view version) {
+  return fmt::format("{}:{}", model_name, version);
+}
+
+std::int64_t now_nanos() {
+  return to_nanos(std::chrono::system_clock::now());
+}
+
+}  // namespace
+
+// Owns the connections. Writes go through one connection under write_mutex_ (SQLite admits one
+// writer per database anyway, and queueing in-process writers on a mutex is cheaper than
+// making them contend for the file lock); reads use a pool of connections so that, with WAL,
+// any number of threads read concurrently and never wait for a writer.
+class SqliteMetadataStore::Impl {
+ public:
+  Impl(const std::filesystem::path& path, SqliteOptions options)
+      : path_(path), path_string_(path.string()), options_(clamp(options)) {
+    writer_ =
+        std::make_unique<Connection>(path_string_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    configure(*writer_);
+    open_schema();
+  }
+
+  const std::filesystem::path& path() const { return path_; }
+
+  // Runs `body(connection)` as one BEGIN IMMEDIATE transaction on the write connection,
+  // retried from scratch while another process holds the lock. `body` commits by returning;
+  // throwing rolls everything back.
+  template <typename Body>
+  auto write(std::string_view operation, Body&& body) {
+    return with_retry(operation, [&]() {
+      std::lock_guard<std::mutex> lock(write_mutex_);
+      Transaction transaction(*writer_, Transaction::Kind::Write);
+      if constexpr (std::is_void_v<decltype(body(*writer_))>) {
+        body(*writer_);
+        transaction.commit();
+      } else {
+        auto result = body(*writer_);
+        transaction.commit();
+        return result;
+      }
+    });
+  }
+
+  // Runs `body(connection)` on a pooled read connection. A single statement is its own
+  // (autocommit) read transaction and sees the latest commit of any process.
+  template <typename Body>
+  auto read(std::string_view operation, Body&& body) const {
+    return with_retry(operation, [&]() {
+      ReaderLease lease(*this);
+      return body(lease.connection());
+    });
+  }
+
+  // As read, for reads of several statements that must see one snapshot.
+  template <typename Body>
+  auto read_snapshot(std::string_view operation, Body&& body) const {
+    return with_retry(operation, [&]() {
+      ReaderLease lease(*this);
+      Transaction transaction(lease.connection(), Transaction::Kind::Read);
+      auto result = body(lease.connection());
+      transaction.commit();
+      return result;
+    });
+  }
+
+ private:
+  // A read connection borrowed from the pool for one call.
+  class ReaderLease {
+   public:
+    explicit ReaderLease(const Impl& impl) : impl_(impl) {
+      {
+        std::lock_guard<std::mutex> lock(impl_.pool_mutex_);
+        if (!impl_.idle_readers_.empty()) {
+          connection_ = std::move(impl_.idle_readers_.back());
+          impl_.idle_readers_.pop_back();
+        }
+      }
+      if (!connection_) connection_ = impl_.open_reader();
+    }
+    ~ReaderLease() {
+      std::lock_guard<std::mutex> lock(impl_.pool_mutex_);
+      // Bounded so that a burst of threads does not keep its connections open forever.
+      if (impl_.idle_readers_.size() < kMaxIdleReaders) {
+        try {
+          impl_.idle_readers_.push_back(std::move(connection_));
+        } catch (...) {
+          // Out of memory: the connection simply closes.
+        }
+      }
+    }
+    ReaderLease(const ReaderLease&) = delete;
+    ReaderLease& operator=(const ReaderLease&) = delete;
+
+    Connection& connection() const { return *connection_; }
+
+   private:
+    const Impl& impl_;
+    std::unique_ptr<Connection> connection_;
+  };
+
+  static constexpr std::size_t kMaxIdleReaders = 16;
+
+  static SqliteOptions clamp(SqliteOptions options) {
+    using std::chrono::milliseconds;
+    options.busy_timeout = std::clamp(options.busy_timeout, milliseconds(0), milliseconds(INT_MAX));
+    options.lock_timeout = std::max(options.lock_timeout, milliseconds(0));
+    return options;
+  }
+
+  // Per-connection settings; none of them writes to the file.
+  void configure(Connection& connection) const {
+    sqlite3_busy_timeout(connection.handle(), static_cast<int>(options_.busy_timeout.count()));
+    connection.exec("PRAGMA foreign_keys = ON");
+    connection.exec(options_.durability == Durability::Full ? "PRAGMA synchronous = FULL"
+                                                            : "PRAGMA synchronous = NORMAL");
+  }
+
+  std::unique_ptr<Connection> open_reader() const {
+    // Read-write but query_only: SQLITE_OPEN_READONLY connections to a WAL database have
+    // failure modes of their own (SQLITE_READONLY_RECOVERY, SQLITE_READONLY_CANTINIT when the
+    // WAL index must be rebuilt); query_only refuses writes just as well without them.
+    auto connection = std::make_unique<Connection>(path_string_, SQLITE_OPEN_READWRITE);
+    configure(*connection);
+    connection->exec("PRAGMA query_only = ON");
+    return connection;
+  }
+
+  // What the file says about itself, read without writing anything.
+  struct SchemaFacts {
+    std::int64_t objects = 0;     // entries of sqlite_schema
+    std::int64_t our_tables = 0;  // how many of the tables this schema needs exist
+    std::int64_t application_id = 0;
+    std::int64_t schema_version = 0;
+  };
+
+  SchemaFacts read_schema_facts() {
+    auto scalar = [&](std::string_view sql) {
+      auto statement = writer_->prepare_once(sql);
+      std::int64_t value = statement->step() ? statement->int64(0) : 0;
+      statement->reset();
+      return value;
+    };
+    SchemaFacts facts;
+    // The first read of the file: a file that is not a database or whose schema is damaged
+    // fails here with SQLITE_NOTADB / SQLITE_CORRUPT.
+    try {
+      facts.objects = scalar("SELECT count(*) FROM sqlite_schema");
+    } catch (const DataLossError& e) {
+      throw DataLossError(fmt::format(
+          "{}; the file is corrupt or not a SQLite database and was left untouched", e.what()));
+    }
+    facts.our_tables = scalar(
+        "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name IN ('models', "
+        "'versions')");
+    facts.application_id = scalar("PRAGMA application_id");
+    facts.schema_version = scalar("PRAGMA user_version");
+    return facts;
+  }
+
+  // Returns true if the file is new (it gets the schema), false if it is a modelreg database
+  // of the current schema. Throws DataLossError / FailedPreconditionError otherwise.
+  bool needs_schema(const SchemaFacts& facts) const {
+    if (facts.objects == 0 && facts.application_id == 0 && facts.schema_version == 0) {
+      return true;
+    }
+    if (facts.application_id != kApplicationId) {
+      throw DataLossError(fmt::format(
+          "SQLite database '{}' is not a modelreg database (application_id {:#x}, {} schema "
+          "objects); it was left untouched",
+          path_string_, facts.application_id, facts.objects));
+    }
+    if (facts.schema_version > SqliteMetadataStore::kSchemaVersion) {
+      throw FailedPreconditionError(fmt::format(
+          "SQLite database '{}' has schema version {}, newer than the version {} this build of "
+          "modelreg supports; upgrade modelreg to open it (the file was left untouched)",
+          path_string_, facts.schema_version, SqliteMetadataStore::kSchemaVersion));
+    }
+    // Version 1 is the first schema, so there is nothing to migrate from yet.
+    if (facts.schema_version < 1 || facts.our_tables != 2) {
+      throw DataLossError(fmt::format(
+          "SQLite database '{}' is a damaged modelreg database (schema version {}, {} of 2 "
+          "tables); it was left untouched",
+          path_string_, facts.schema_version, facts.our_tables));
+    }
+    return false;
+  }
+
+  // Verifies the file before anything writes to it, then switches it to WAL and creates the
+  // schema if it is new. Order matters: setting the journal mode writes the header of a
+  // database, so it must not happen to a file that turned out to be foreign or newer.
+  void open_schema() {
+    const bool is_new = with_retry("open", [&]() {
+      Transaction transaction(*writer_, Transaction::Kind::Read);
+      const bool result = needs_schema(read_schema_facts());
+      transaction.commit();
+      return result;
+    });
+
+    with_retry("open", [&]() {
+      auto statement = writer_->prepare_once("PRAGMA journal_mode = WAL");
+      const std::string mode = statement->step() ? statement->text(0) : std::string();
+      statement->reset();
+      if (mode != "wal") {
+        // e.g. a file system without shared memory support; correct, but readers then wait for
+        // writers.
+        logger()->warn("SQLite database '{}' could not switch to WAL (journal mode '{}')",
+                       path_string_, mode);
+      }
+    });
+
+    if (!is_new) return;
+    with_retry("create schema", [&]() {
+      std::lock_guard<std::mutex> lock(write_mutex_);
+      Transaction transaction(*writer_, Transaction::Kind::Write);
+      // Another process may have created the schema, or something else, since we looked.
+      if (needs_schema(read_schema_facts())) {
+        writer_->exec(kCreateSchemaV1);
+        writer_->exec(fmt::format("PRAGMA application_id = {}", kApplicationId).c_str());
+        writer_->exec(
+            fmt::format("PRAGMA user_version = {}", SqliteMetadataStore::kSchemaVersion).c_str());
+        logger()->debug("created modelreg schema version {} in '{}'",
+                        SqliteMetadataStore::kSchemaVersion, path_string_);
+      }
+      transaction.commit();
+    });
+  }
+
+  // Runs `attempt` until it gets past lock contention. The busy timeout already waits inside
+  // SQLite; this outer loop covers what the busy handler does not (SQLITE_LOCKED, busy results
+  // SQLite returns without calling the handler, a busy timeout that expired while another
+  // process held a long transaction) so that callers never see "database is locked" before
+  // lock_timeout. The randomised backoff keeps retrying writers from waking in lock step.
+  template <typename Attempt>
+  auto with_retry(std::string_view operation, Attempt&& attempt) const
+      -> std::invoke_result_t<Attempt&> {
+    using Clock = std::chrono::steady_clock;
+    const auto deadline = Clock::now() + options_.lock_timeout;
+    thread_local std::minstd_rand jitter(std::random_device{}());
+    for (int retries = 0;; ++retries) {
+      try {
+        return attempt();
+      } catch (const detail::SqliteBusyError& e) {
+        const auto now = Clock::now();
+        if (now >= deadline) {
+          throw StorageError(fmt::format(
+              "SQLite database '{}': {} timed out after {} ms waiting for another connection's "
+              "lock ({} retries; last error: {})",
+              path_string_, operation, options_.lock_timeout.count(), retries, e.what()));
+        }
+        const int cap_us = 1000 << std::min(retries, 5);  // 1 ms .. 32 ms
+        const auto pause = std::min<Clock::duration>(
+            std::chrono::microseconds(std::uniform_int_distribution<int>(100, cap_us)(jitter)),
+            deadline - now);
+        logger()->debug("SQLite database '{}': {} busy, retry {} in {} us", path_string_, operation,
+                        retries + 1,
+                        std::chrono::duration_cast<std::chrono::microseconds>(pause).count());
+        std::this_thread::sleep_for(pause);
+      }
+    }
+  }
+
+  std::filesystem::path path_;
+  std::string path_string_;
+  SqliteOptions options_;
+
+  std::mutex write_mutex_;
+  std::unique_ptr<Connection> writer_;
+
+  mutable std::mutex pool_mutex_;
+  mutable std::vector<std::unique_ptr<Connection>> idle_readers_;
+};
+
+// The constructor is a public boundary too: a refused file is logged like any other error.
+SqliteMetadataStore::SqliteMetadataStore(const std::filesystem::path& path, SqliteOptions options)
+    : impl_(detail::public_call("SqliteMetadataStore::open",
+                                [&] { return std::make_unique<Impl>(path, options); })) {}
+
+SqliteMetadataStore::~SqliteMetadataStore() = default;
+
+const std::filesystem::path& SqliteMetadataStore::path() const {
+  return impl_->path();
+}
+
+void SqliteMetadataStore::create_version_impl(const ModelVersion& version, std::string_view owner) {
+  if (version.stage == ModelStage::Production) {
+    throw InvalidArgumentError(
+        fmt::format("{} cannot be created in Production; create it in another stage and promote it",
+                    version.full_name()));
+  }
+  const EncodedVersion encoded = encode_version(version);
+  const std::string stage(to_string(version.stage));
+  const std::string framework(to_string(version.framework));
+  const bool reserved = !owner.empty();
+
+  impl_->write("create_version", [&](Connection& connection) {
+    std::int64_t model_id = 0;
+    {
+      auto model = use(connection, kFindModel);
+      model->bind(1, version.model_name);
+      if (model->step()) model_id = model->int64(0);
+    }
+    if (model_id != 0) {
+      if (auto existing = find_key(connection, version.model_name, version.version)) {
+        throw AlreadyExistsError(fmt::format(
+            "{} already exists{}", version.full_name(),
+            existing->visible() ? "" : fmt::format(" (reserved: {})", existing->state)));
+      }
+    } else {
+      auto insert = use(connection, kInsertModel);
+      insert->bind(1, version.model_name);
+      insert->bind(2, to_nanos(version.created_at));
+      insert->run();
+      model_id = sqlite3_last_insert_rowid(connection.handle());
+    }
+
+    auto insert = use(connection, kInsertVersion);
+    insert->bind(1, model_id);
+    insert->bind(2, version.version);
+    if (reserved) {
+      insert->bind_null(3);  // the registration order is assigned when it is published
+      insert->bind(4, kRegistering);
+      insert->bind(5, owner);
+      insert->bind(6, now_nanos());
+    } else {
+      insert->bind(3, next_seq(connection, model_id));
+      insert->bind(4, kVisible);
+      insert->bind_null(5);
+      insert->bind_null(6);
+    }
+    insert->bind(7, stage);
+    insert->bind(8, framework);
+    insert->bind(9, version.artifact_path);
+    insert->bind(10, static_cast<std::int64_t>(version.artifact_size));
+    insert->bind(11, version.artifact_sha256);
+    insert->bind(12, encoded.metrics);
+    insert->bind(13, encoded.parameters);
+    insert->bind(14, encoded.tags);
+    insert->bind(15, version.description);
+    insert->bind(16, to_nanos(version.created_at));
+    insert->bind(17, to_nanos(version.updated_at));
+    insert->run();
+  });
+}
+
+ModelVersion SqliteMetadataStore::publish_version_impl(std::string_view model_name,
+                                                       std::string_view version,
+                                                       std::string_view owner,
+                                                       const ArtifactInfo& artifact,
+                                                       Timestamp now) {
+  return impl_->write("publish_version", [&](Connection& connection) {
+    const auto key = find_key(connection, model_name, version);
+    if (!key || key->state != kRegistering || !key->held_by(owner)) {
+      throw FailedPreconditionError(fmt::format(
+          "{} is not reserved for registration by '{}'{}", full_name(model_name, version), owner,
+          key ? fmt::format(" (it is {}{})", key->state,
+                            key->owner ? fmt::format(", held by '{}'", *key->owner) : std::string())
+              : std::string(" (no such version)")));
+    }
+    {
+      auto publish = use(connection, kPublish);
+      publish->bind(1, key->id);
+      publish->bind(2, next_seq(connection, key->model_id));
+      publish->bind(3, artifact.path);
+      publish->bind(4, static_cast<std::int64_t>(artifact.size));
+      publish->bind(5, artifact.sha256);
+      publish->bind(6, to_nanos(now));
+      publish->run();
+    }
+    return version_by_id(connection, key->id);
+  });
+}
+
+bool SqliteMetadataStore::release_version_impl(std::string_view model_name,
+                                               std::string_view version, std::string_view owner) {
+  return impl_->write("release_version", [&](Connection& connection) {
+    const auto key = find_key(connection, model_name, version);
+    if (!key || !key->held_by(owner)) return false;
+    {
+      auto remove = use(connection, kDeleteVersion);
+      remove->bind(1, key->id);
+      remove->run();
+    }
+    auto remove_model = use(connection, kDeleteModelIfEmpty);
+    remove_model->bind(1, key->model_id);
+    remove_model->run();
+    return true;
+  });
+}
+
+std::optional<ModelVersion> SqliteMetadataStore::begin_delete_impl(std::string_view model_name,
+                                                                   std::string_view version,
+                                                                   std::string_view owner) {
+  return impl_->write("begin_delete", [&](Connection& connection) -> std::optional<ModelVersion> {
+    const auto key = find_key(connection, model_name, version);
+    if (!key || !key->visible()) return std::nullopt;
+    ModelVersion as_it_was = version_by_id(connection, key->id);
+    auto reserve = use(connection, kReserveForDelete);
+    reserve->bind(1, key->id);
+    reserve->bind(2, owner);
+    reserve->bind(3, now_nanos());
+    reserve->run();
+    return as_it_was;
+  });
+}
+
+bool SqliteMetadataStore::cancel_delete_impl(std::string_view model_name, std::string_view version,
+                                             std::string_view owner) {
+  return impl_->write("cancel_delete", [&](Connection& connection) {
+    const auto key = find_key(connection, model_name, version);
+    if (!key || key->state != kDeleting || !key->held_by(owner)) return false;
+    std::string stage = key->stage;
+    if (stage == to_string(ModelStage::Production)) {
+      // Another version was promoted while this one was hidden; that later promotion wins, as
+      // it would have archived this version had it been visible. Restoring it in Production
+      // would make two.
+      auto other = use(connection, kOtherProduction);
+      other->bind(1, key->model_id);
+      other->bind(2, key->id);
+      if (other->step()) stage = std::string(to_string(ModelStage::Archived));
+    }
+    auto restore = use(connection, kRestoreVisible);
+    restore->bind(1, key->id);
+    restore->bind(2, stage);
+    restore->run();
+    return true;
+  });
+}
+
+std::vector<PendingVersion> SqliteMetadataStore::list_pending_impl() const {
+  return impl_->read("list_pending", [&](Connection& connection) {
+    auto rows = use(connection, kListPending);
+    std::vector<PendingVersion> pending;
+    while (rows->step()) {
+      PendingVersion entry;
+      entry.model_name = rows->text(0);
+      entry.version = rows->text(1);
+      entry.kind = rows->text(2) == kDeleting ? PendingVersion::Kind::Deleting
+                                              : PendingVersion::Kind::Registering;
+      entry.owner = rows->text(3);
+      entry.artifact_path = rows->optional_text(4);
+      entry.since = from_nanos(rows->int64(5));
+      pending.push_back(std::move(entry));
+    }
+    return pending;
+  });
+}
+
+bool SqliteMetadataStore::claim_pending_impl(std::string_view model_name, std::string_view version,
+                                             std::string_view expected_owner,
+                                             std::string_view new_owner) {
+  return impl_->write("claim_pending", [&](Connection& connection) {
+    const auto key = find_key(connection, model_name, version);
+    if (!key || !key->held_by(expected_owner)) return false;
+    auto claim = use(connection, kSetOwner);
+    claim->bind(1, key->id);
+    claim->bind(2, new_owner);
+    claim->run();
+    return true;
+  });
+}
+
+std::optional<ModelVersion> SqliteMetadataStore::set_stage_impl(std::string_view model_name,
+                                                                std::string_view version,
+                                                                ModelStage stage,
+                                                                std::optional<ModelStage> expected,
+                                                                Timestamp now) {
+  const std::string stage_name(to_string(stage));
+  return impl_->write("set_stage", [&](Connection& connection) -> std::optional<ModelVersion> {
+    const auto key = find_key(connection, model_name, version);
+    if (!key || !key->visible()) return std::nullopt;
+    if (expected && key->stage != to_string(*expected)) {
+      throw FailedPreconditionError(
+          fmt::format("{} is in stage {}, not the expected {}; nothing was changed",
+                      full_name(model_name, version), key->stage, to_string(*expected)));
+    }
+    if (stage == ModelStage::Production) {
+      // Before the promotion, in the same transaction: the unique partial index would refuse a
+      // second Production row, and no reader ever sees zero-then-one. Promoting the current
+      // Production version again matches no other row and archives nothing.
+      auto archive = use(connection, kArchiveProduction);
+      archive->bind(1, key->model_id);
+      archive->bind(2, to_nanos(now));
+      archive->bind(3, key->id);
+      archive->run();
+    }
+    {
+      auto update = use(connection, kSetStage);
+      update->bind(1, key->id);
+      update->bind(2, stage_name);
+      update->bind(3, to_nanos(now));
+      update->run();
+    }
+    return version_by_id(connection, key->id);
+  });
+}
+
+std::optional<ModelVersion> SqliteMetadataStore::get_version_impl(std::string_view model_name,
+                                                                  std::string_view version) const {
+  return impl_->read("get_version", [&](Connection& connection) {
+    auto rows = use(connection, kGetVersion);
+    rows->bind(1, model_name);
+    rows->bind(2, version);
+    return read_optional_version(rows, connection.path());
+  });
+}
+
+std::optional<ModelVersion> SqliteMetadataStore::latest_version_impl(
+    std::string_view model_name) const {
+  return impl_->read("latest_version", [&](Connection& connection) {
+    auto rows = use(connection, kLatest);
+    rows->bind(1, model_name);
+    return read_optional_version(rows, connection.path());
+  });
+}
+
+std::optional<ModelVersion> SqliteMetadataStore::production_version_impl(
+    std::string_view model_name) const {
+  return impl_->read("production_version", [&](Connection& connection) {
+    auto rows = use(connection, kProduction);
+    rows->bind(1, model_name);
+    return read_optional_version(rows, connection.path());
+  });
+}
+
+std::vector<ModelVersion> SqliteMetadataStore::list_versions_impl(
+    std::string_view model_name, std::optional<ModelStage> stage) const {
+  return impl_->read("list_versions", [&](Connection& connection) {
+    auto rows = use(connection, stage ? kListVersionsInStage : kListVersions);
+    rows->bind(1, model_name);
+    if (stage) rows->bind(2, to_string(*stage));
+    return read_versions(rows, connection.path());
+  });
+}
+
+std::optional<RegisteredModel> SqliteMetadataStore::get_model_impl(
+    std::string_view model_name) const {
+  return impl_->read_snapshot(
+      "get_model", [&](Connection& connection) -> std::optional<RegisteredModel> {
+        RegisteredModel model;
+        {
+          auto row = use(connection, kGetModel);
+          row->bind(1, model_name);
+          if (!row->step()) return std::nullopt;
+          model.name = std::string(model_name);
+          model.description = row->text(0);
+          try {
+            model.tags =
+                nlohmann::json::parse(row->text(1)).get<std::map<std::string, std::string>>();
+          } catch (const std::exception& e) {
+            throw DataLossError(
+                fmt::format("SQLite database '{}': the stored tags of model {} are corrupt: {}",
+                            connection.path(), model_name, e.what()));
+          }
+          model.created_at = from_nanos(row->int64(2));
+        }
+        auto rows = use(connection, kListVersions);
+        rows->bind(1, model_name);
+        model.versions = read_versions(rows, connection.path());
+        // A model whose versions are all pending is as invisible as they are.
+        if (model.versions.empty()) return std::nullopt;
+        return model;
+      });
+}
+
+std::vector<std::string> SqliteMetadataStore::list_models_impl() const {
+  return impl_->read("list_models", [&](Connection& connection) {
+    auto rows = use(connection, kListModels);
+    std::vector<std::string> names;
+    while (rows->step()) names.push_back(rows->text(0));
+    return names;
+  });
+}
+
+}  // namespace modelreg

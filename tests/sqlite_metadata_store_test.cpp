@@ -1,0 +1,485 @@
+// What only the SQLite catalog promises: durability across reopen, sharing one file between
+// stores (as between processes), lock contention hidden from callers, and refusing foreign,
+// corrupt or newer files without touching them. The MetadataStore contract itself is covered
+// by metadata_store_conformance_test.
+
+#include "modelreg/sqlite_metadata_store.hpp"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "log_capture.hpp"
+#include "modelreg/error.hpp"
+#include "test_dir.hpp"
+
+namespace modelreg {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+
+Timestamp at(std::int64_t offset_ns) {
+  return Timestamp(std::chrono::duration_cast<Timestamp::duration>(
+      std::chrono::nanoseconds(1'700'000'000'987'654'321LL + offset_ns)));
+}
+
+ModelVersion make_version(const std::string& model, const std::string& version,
+                          ModelStage stage = ModelStage::Development) {
+  ModelVersion v;
+  v.model_name = model;
+  v.version = version;
+  v.stage = stage;
+  v.framework = ModelFramework::Sklearn;
+  v.artifact_path = model + "/" + version + "/model.bin";
+  v.artifact_size = 7;
+  v.artifact_sha256 = std::string(64, 'c');
+  v.metrics.accuracy = 0.75;
+  v.metrics.custom = {{"latency_ms", 1.5}};
+  v.parameters = {{"depth", 6}, {"nested", {{"a", {1, 2, 3}}}}};
+  v.tags = {{"team", "ranking"}};
+  v.description = "version " + version;
+  v.created_at = at(1);
+  v.updated_at = at(2);
+  return v;
+}
+
+std::string read_bytes(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+void write_bytes(const fs::path& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+// A plain SQLite connection, for what the store must not be trusted to check about itself.
+class RawDb {
+ public:
+  explicit RawDb(const fs::path& path) {
+    if (sqlite3_open(path.string().c_str(), &db_) != SQLITE_OK) {
+      ADD_FAILURE() << "cannot open " << path << ": " << sqlite3_errmsg(db_);
+    }
+    sqlite3_busy_timeout(db_, 5000);
+  }
+  ~RawDb() { sqlite3_close(db_); }
+  RawDb(const RawDb&) = delete;
+  RawDb& operator=(const RawDb&) = delete;
+
+  // Returns the primary result code.
+  int exec(const std::string& sql) {
+    return sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, nullptr) & 0xff;
+  }
+  std::string text(const std::string& sql) {
+    sqlite3_stmt* statement = nullptr;
+    std::string result;
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, &statement, nullptr) == SQLITE_OK &&
+        sqlite3_step(statement) == SQLITE_ROW) {
+      const auto* data = sqlite3_column_text(statement, 0);
+      if (data != nullptr) result = reinterpret_cast<const char*>(data);
+    } else {
+      ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db_);
+    }
+    sqlite3_finalize(statement);
+    return result;
+  }
+  std::int64_t integer(const std::string& sql) { return std::stoll(text(sql)); }
+  const char* error() const { return sqlite3_errmsg(db_); }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+class SqliteMetadataStoreTest : public ::testing::Test {
+ protected:
+  fs::path db_path() const { return dir_.path() / "registry.db"; }
+  std::unique_ptr<SqliteMetadataStore> open(SqliteOptions options = {}) {
+    return std::make_unique<SqliteMetadataStore>(db_path(), options);
+  }
+
+  testing::TestDir dir_;
+};
+
+// --- durability ---------------------------------------------------------------------------
+
+TEST_F(SqliteMetadataStoreTest, EverythingPersistsAcrossCloseAndReopen) {
+  ModelVersion v1 = make_version("resnet", "1.0");
+  ModelVersion v2 = make_version("resnet", "2.0", ModelStage::Staging);
+  std::optional<ModelVersion> production;
+  {
+    auto store = open();
+    EXPECT_EQ(store->path(), db_path());
+    store->create_version(v1);
+    store->create_version(v2);
+    store->create_version(make_version("resnet", "3.0"), "writer-1");
+    store->create_version(make_version("bert", "1.0"));
+    ASSERT_TRUE(store->begin_delete("bert", "1.0", "deleter").has_value());
+    production = store->set_stage("resnet", "2.0", ModelStage::Production, std::nullopt, at(9));
+    ASSERT_TRUE(production.has_value());
+  }
+  auto store = open();
+  EXPECT_EQ(store->get_version("resnet", "1.0"), v1);
+  EXPECT_EQ(store->production_version("resnet"), production);
+  EXPECT_EQ(store->latest_version("resnet"), production);
+  EXPECT_EQ(store->list_models(), std::vector<std::string>{"resnet"});
+  const auto pending = store->list_pending();
+  ASSERT_EQ(pending.size(), 2u);
+  EXPECT_EQ(pending[0].version, "3.0");
+  EXPECT_EQ(pending[0].owner, "writer-1");
+  EXPECT_EQ(pending[1].model_name, "bert");
+  EXPECT_EQ(pending[1].kind, PendingVersion::Kind::Deleting);
+  // The reservation survived too: it can still be published by its owner.
+  const ModelVersion published =
+      store->publish_version("resnet", "3.0", "writer-1", ArtifactInfo{}, at(20));
+  EXPECT_EQ(store->latest_version("resnet"), published);
+}
+
+TEST_F(SqliteMetadataStoreTest, FileIsAWalDatabaseWithTheSchemaVersionAndExactTimes) {
+  open()->create_version(make_version("resnet", "1.0"));
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "wal");
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), SqliteMetadataStore::kSchemaVersion);
+  // Nanoseconds since the epoch, as integers: no rounding through text or floating point.
+  EXPECT_EQ(raw.integer("SELECT created_at FROM versions"), 1'700'000'000'987'654'322LL);
+  EXPECT_EQ(raw.integer("SELECT updated_at FROM versions"), 1'700'000'000'987'654'323LL);
+}
+
+TEST_F(SqliteMetadataStoreTest, RelaxedDurabilityStoresAndReopens) {
+  SqliteOptions relaxed;
+  relaxed.durability = Durability::Relaxed;
+  const ModelVersion v = make_version("resnet", "1.0");
+  {
+    auto store = open(relaxed);
+    store->create_version(v);
+    ASSERT_TRUE(store->set_stage("resnet", "1.0", ModelStage::Production, std::nullopt, at(5)));
+  }
+  // A Relaxed and a Full store may share the file.
+  auto relaxed_store = open(relaxed);
+  auto full_store = open();
+  EXPECT_EQ(relaxed_store->production_version("resnet")->version, "1.0");
+  full_store->create_version(make_version("resnet", "2.0"));
+  EXPECT_EQ(relaxed_store->latest_version("resnet")->version, "2.0");
+}
+
+TEST_F(SqliteMetadataStoreTest, AnEmptyExistingFileGetsTheSchema) {
+  write_bytes(db_path(), "");
+  auto store = open();
+  store->create_version(make_version("resnet", "1.0"));
+  EXPECT_TRUE(store->get_version("resnet", "1.0").has_value());
+}
+
+TEST_F(SqliteMetadataStoreTest, AMissingDirectoryIsAStorageError) {
+  EXPECT_THROW(SqliteMetadataStore(dir_.path() / "no" / "such" / "dir" / "registry.db"),
+               StorageError);
+}
+
+// --- sharing one file ---------------------------------------------------------------------
+
+TEST_F(SqliteMetadataStoreTest, TwoStoresOnOneFileSeeEachOthersWritesImmediately) {
+  auto a = open();
+  auto b = open();
+  for (int i = 0; i < 20; ++i) {
+    const std::string version = std::to_string(i);
+    SqliteMetadataStore& writer = i % 2 == 0 ? *a : *b;
+    SqliteMetadataStore& reader = i % 2 == 0 ? *b : *a;
+
+    writer.create_version(make_version("resnet", version));
+    EXPECT_EQ(reader.get_version("resnet", version)->version, version);
+    EXPECT_EQ(reader.latest_version("resnet")->version, version);
+
+    ASSERT_TRUE(writer.set_stage("resnet", version, ModelStage::Production, std::nullopt, at(i)));
+    EXPECT_EQ(reader.production_version("resnet")->version, version);
+    EXPECT_EQ(reader.list_versions("resnet", ModelStage::Production).size(), 1u);
+  }
+  a->create_version(make_version("resnet", "reserved"), "writer-a");
+  ASSERT_EQ(b->list_pending().size(), 1u);
+  EXPECT_THROW(b->create_version(make_version("resnet", "reserved")), AlreadyExistsError);
+  EXPECT_TRUE(b->claim_pending("resnet", "reserved", "writer-a", "writer-b"));
+  EXPECT_THROW(a->publish_version("resnet", "reserved", "writer-a", ArtifactInfo{}, at(1)),
+               FailedPreconditionError);
+  EXPECT_EQ(b->get_model("resnet")->versions.size(), 20u);
+}
+
+TEST_F(SqliteMetadataStoreTest, StoresOpeningOneNewFileAtOnceAllSucceed) {
+  constexpr int kThreads = 8;
+  std::vector<std::unique_ptr<SqliteMetadataStore>> stores(kThreads);
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        stores[t] = open();
+        stores[t]->create_version(make_version("m", std::to_string(t)));
+      } catch (const std::exception& e) {
+        errors[t] = e.what();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(errors[t], "") << "thread " << t;
+  ASSERT_TRUE(stores[0]);
+  EXPECT_EQ(stores[0]->list_versions("m").size(), static_cast<std::size_t>(kThreads));
+}
+
+// --- the database enforces the invariants -------------------------------------------------
+
+TEST_F(SqliteMetadataStoreTest, TheDatabaseItselfRefusesASecondProductionVersion) {
+  {
+    auto store = open();
+    store->create_version(make_version("resnet", "1.0"));
+    store->create_version(make_version("resnet", "2.0"));
+    store->create_version(make_version("bert", "1.0"));
+    ASSERT_TRUE(store->set_stage("resnet", "1.0", ModelStage::Production, std::nullopt, at(1)));
+  }
+  RawDb raw(db_path());
+  // Behind the store's back, as a buggy or foreign writer would.
+  EXPECT_EQ(raw.exec("UPDATE versions SET stage = 'production' WHERE version = '2.0'"),
+            SQLITE_CONSTRAINT)
+      << raw.error();
+  // Another model's Production version is no conflict.
+  EXPECT_EQ(raw.exec("UPDATE versions SET stage = 'production' WHERE model_id = "
+                     "(SELECT id FROM models WHERE name = 'bert')"),
+            SQLITE_OK)
+      << raw.error();
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM versions WHERE stage = 'production'"), 2);
+}
+
+TEST_F(SqliteMetadataStoreTest, ACorruptRowIsDataLossNotGarbage) {
+  {
+    auto store = open();
+    store->create_version(make_version("resnet", "1.0"));
+  }
+  {
+    RawDb raw(db_path());
+    ASSERT_EQ(raw.exec("UPDATE versions SET metrics = '{not json'"), SQLITE_OK);
+  }
+  auto store = open();
+  try {
+    store->get_version("resnet", "1.0");
+    FAIL() << "expected DataLossError";
+  } catch (const DataLossError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(db_path().string()));
+    EXPECT_THAT(e.what(), HasSubstr("resnet:1.0"));
+  }
+}
+
+// --- lock contention ----------------------------------------------------------------------
+
+// Runs `threads` threads doing `ops` create + set_stage pairs each, spread over `stores`, and
+// returns every error message that reached a caller.
+std::vector<std::string> hammer(const std::vector<SqliteMetadataStore*>& stores, int threads,
+                                int ops) {
+  std::vector<std::vector<std::string>> errors(threads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      SqliteMetadataStore& store = *stores[t % stores.size()];
+      std::mt19937 random(static_cast<unsigned>(t));
+      const std::string model = "model-" + std::to_string(t % 3);
+      for (int i = 0; i < ops; ++i) {
+        const std::string version = std::to_string(t) + "." + std::to_string(i);
+        try {
+          store.create_version(make_version(model, version));
+          const ModelStage stage = random() % 2 == 0 ? ModelStage::Production : ModelStage::Staging;
+          store.set_stage(model, version, stage, std::nullopt, at(i));
+          store.production_version(model);
+          store.list_versions(model, ModelStage::Production);
+        } catch (const std::exception& e) {
+          errors[t].push_back(e.what());
+        }
+      }
+    });
+  }
+  for (auto& worker : workers) worker.join();
+  std::vector<std::string> all;
+  for (auto& list : errors) all.insert(all.end(), list.begin(), list.end());
+  return all;
+}
+
+void expect_consistent(SqliteMetadataStore& store, std::size_t versions_per_model_total) {
+  std::size_t total = 0;
+  for (const auto& model : store.list_models()) {
+    EXPECT_LE(store.list_versions(model, ModelStage::Production).size(), 1u) << model;
+    total += store.list_versions(model).size();
+  }
+  EXPECT_EQ(total, versions_per_model_total);
+}
+
+TEST_F(SqliteMetadataStoreTest, EightThreadsOnOneStoreNeverSeeLockErrors) {
+  auto store = open();
+  const auto errors = hammer({store.get()}, 8, 60);
+  EXPECT_THAT(errors, ::testing::IsEmpty());
+  expect_consistent(*store, 8 * 60);
+}
+
+TEST_F(SqliteMetadataStoreTest, EightThreadsOnTwoStoresOverOneFileNeverSeeLockErrors) {
+  auto a = open();
+  auto b = open();
+  const auto errors = hammer({a.get(), b.get()}, 8, 60);
+  EXPECT_THAT(errors, ::testing::IsEmpty());
+  expect_consistent(*a, 8 * 60);
+  expect_consistent(*b, 8 * 60);
+}
+
+TEST_F(SqliteMetadataStoreTest, TheRetryLoopAloneHidesContentionWhenBusyTimeoutIsTiny) {
+  // With a 1 ms busy timeout SQLite returns SQLITE_BUSY all the time; only the store's own
+  // retry loop stands between that and the callers.
+  SqliteOptions impatient;
+  impatient.busy_timeout = 1ms;
+  auto a = open(impatient);
+  auto b = open(impatient);
+  auto c = open(impatient);
+  const auto errors = hammer({a.get(), b.get(), c.get()}, 9, 30);
+  EXPECT_THAT(errors, ::testing::IsEmpty());
+  expect_consistent(*a, 9 * 30);
+}
+
+TEST_F(SqliteMetadataStoreTest, AWriterWaitsForALockHeldLongerThanTheBusyTimeout) {
+  SqliteOptions options;
+  options.busy_timeout = 10ms;
+  options.lock_timeout = 10s;
+  auto store = open(options);
+  store->create_version(make_version("resnet", "1.0"));
+
+  RawDb raw(db_path());
+  ASSERT_EQ(raw.exec("BEGIN IMMEDIATE"), SQLITE_OK);
+  std::thread holder([&] {
+    std::this_thread::sleep_for(300ms);
+    raw.exec("COMMIT");
+  });
+  // WAL: readers are not blocked by the writer.
+  EXPECT_TRUE(store->get_version("resnet", "1.0").has_value());
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_NO_THROW(store->create_version(make_version("resnet", "2.0")));
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms);
+  holder.join();
+  EXPECT_TRUE(store->get_version("resnet", "2.0").has_value());
+}
+
+TEST_F(SqliteMetadataStoreTest, ALockHeldPastTheLockTimeoutIsAStorageErrorAndChangesNothing) {
+  SqliteOptions options;
+  options.busy_timeout = 20ms;
+  options.lock_timeout = 200ms;
+  auto store = open(options);
+  store->create_version(make_version("resnet", "1.0"));
+
+  RawDb raw(db_path());
+  ASSERT_EQ(raw.exec("BEGIN IMMEDIATE"), SQLITE_OK);
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    store->create_version(make_version("resnet", "2.0"));
+    FAIL() << "expected StorageError";
+  } catch (const StorageError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(db_path().string()));
+    EXPECT_THAT(e.what(), HasSubstr("timed out"));
+  }
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 200ms);
+  ASSERT_EQ(raw.exec("COMMIT"), SQLITE_OK);
+  EXPECT_EQ(store->get_version("resnet", "2.0"), std::nullopt);
+  EXPECT_NO_THROW(store->create_version(make_version("resnet", "2.0")));
+}
+
+// --- refusing files that are not ours -----------------------------------------------------
+
+// Opening `path` must throw E naming the file, and leave the file's bytes as they were.
+template <typename E>
+void expect_refused_untouched(const fs::path& path, const std::string& needle = "") {
+  const std::string before = read_bytes(path);
+  try {
+    SqliteMetadataStore store(path);
+    ADD_FAILURE() << "opening " << path << " should have thrown";
+  } catch (const E& e) {
+    EXPECT_THAT(e.what(), HasSubstr(path.string()));
+    if (!needle.empty()) {
+      EXPECT_THAT(e.what(), HasSubstr(needle));
+    }
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "wrong exception: " << e.what();
+  }
+  EXPECT_EQ(read_bytes(path), before) << path << " was modified";
+}
+
+TEST_F(SqliteMetadataStoreTest, RandomBytesAreDataLossAndStayUntouched) {
+  std::mt19937 random(12345);
+  std::string bytes(64 * 1024, '\0');
+  for (char& byte : bytes) byte = static_cast<char>(random());
+  write_bytes(db_path(), bytes);
+  expect_refused_untouched<DataLossError>(db_path());
+}
+
+TEST_F(SqliteMetadataStoreTest, ATextFileIsDataLossAndStaysUntouched) {
+  write_bytes(db_path(), "name,version\nresnet,1.0\n");
+  expect_refused_untouched<DataLossError>(db_path());
+}
+
+TEST_F(SqliteMetadataStoreTest, ARefusedFileIsLoggedOnceNamingTheFile) {
+  write_bytes(db_path(), "not a database at all, just some text that is long enough\n");
+  testing::LogCapture log;
+  EXPECT_THROW(SqliteMetadataStore{db_path()}, DataLossError);
+  ASSERT_EQ(log.errors().size(), 1u);
+  EXPECT_THAT(log.errors()[0], HasSubstr(db_path().string()));
+}
+
+TEST_F(SqliteMetadataStoreTest, AnotherApplicationsSqliteDatabaseIsRefusedAndUntouched) {
+  {
+    RawDb raw(db_path());
+    ASSERT_EQ(raw.exec("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT);"
+                       "INSERT INTO customers (name) VALUES ('alice');"),
+              SQLITE_OK);
+  }
+  expect_refused_untouched<DataLossError>(db_path(), "not a modelreg database");
+  // In particular it was not switched to WAL.
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.text("PRAGMA journal_mode"), "delete");
+}
+
+TEST_F(SqliteMetadataStoreTest, ADamagedModelregDatabaseIsDataLossAndStaysUntouched) {
+  {
+    auto store = open();
+    store->create_version(make_version("resnet", "1.0"));
+  }
+  // Overwrite page 1 after the 100-byte file header: the schema table's b-tree page.
+  std::string bytes = read_bytes(db_path());
+  ASSERT_GT(bytes.size(), 4096u);
+  for (std::size_t i = 100; i < 4096; ++i) bytes[i] = static_cast<char>(0xA5 ^ (i * 31));
+  write_bytes(db_path(), bytes);
+  expect_refused_untouched<DataLossError>(db_path());
+}
+
+TEST_F(SqliteMetadataStoreTest, ANewerSchemaIsRefusedNamingBothVersionsAndUntouched) {
+  open()->create_version(make_version("resnet", "1.0"));
+  {
+    RawDb raw(db_path());
+    ASSERT_EQ(raw.exec("PRAGMA user_version = 999"), SQLITE_OK);
+  }
+  const std::string before = read_bytes(db_path());
+  try {
+    SqliteMetadataStore store(db_path());
+    FAIL() << "expected FailedPreconditionError";
+  } catch (const FailedPreconditionError& e) {
+    EXPECT_THAT(e.what(), HasSubstr(db_path().string()));
+    EXPECT_THAT(e.what(), HasSubstr("999"));
+    EXPECT_THAT(e.what(),
+                HasSubstr("version " + std::to_string(SqliteMetadataStore::kSchemaVersion)));
+  }
+  EXPECT_EQ(read_bytes(db_path()), before);
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 999);
+}
+
+}  // namespace
+}  // namespace modelreg
