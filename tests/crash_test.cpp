@@ -1,0 +1,860 @@
+// kill -9 at random instants: a child process registers, promotes, re-stages and deletes
+// versions in a registry directory, reporting each call to the parent through a pipe before it
+// starts ("intent") and after it has returned ("committed"); the parent kills it with SIGKILL
+// after a random delay, reopens the registry (which recovers) and checks that it is exactly the
+// state of the committed calls, with the one call in flight applied either wholly or not at all,
+// and that recovery left no partial file, orphaned artifact or reservation behind. Then the next
+// child continues on the same directory.
+//
+// MODELREG_CRASH_ITERATIONS sets the number of kills (default 200); MODELREG_CRASH_SEED replays
+// a schedule (the seed is printed; process timing still varies from run to run).
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <spdlog/logger.h>
+#include <spdlog/sinks/null_sink.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <functional>
+#include <istream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "modelreg/modelreg.hpp"
+
+namespace modelreg {
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+// ---------------------------------------------------------------------------------------------
+// A reference SHA-256 (FIPS 180-4), independent of the library's, to check recorded digests.
+
+class ReferenceSha256 {
+ public:
+  void update(const void* data, std::size_t size) {
+    const auto* bytes = static_cast<const std::uint8_t*>(data);
+    total_ += size;
+    while (size > 0) {
+      const std::size_t take = std::min(size, sizeof block_ - used_);
+      std::memcpy(block_ + used_, bytes, take);
+      used_ += take;
+      bytes += take;
+      size -= take;
+      if (used_ == sizeof block_) {
+        compress(block_);
+        used_ = 0;
+      }
+    }
+  }
+
+  std::string hex_digest() {
+    const std::uint64_t bits = total_ * 8;
+    const std::uint8_t one = 0x80;
+    update(&one, 1);
+    const std::uint8_t zero = 0;
+    while (used_ != 56) update(&zero, 1);
+    std::uint8_t length[8];
+    for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
+    update(length, 8);
+    std::string hex;
+    for (std::uint32_t word : state_) hex += fmt::format("{:08x}", word);
+    return hex;
+  }
+
+ private:
+  static std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
+
+  void compress(const std::uint8_t* p) {
+    static constexpr std::array<std::uint32_t, 64> k = {
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2};
+    std::uint32_t w[64];
+    for (int i = 0; i < 16; ++i) {
+      w[i] = std::uint32_t{p[4 * i]} << 24 | std::uint32_t{p[4 * i + 1]} << 16 |
+             std::uint32_t{p[4 * i + 2]} << 8 | std::uint32_t{p[4 * i + 3]};
+    }
+    for (int i = 16; i < 64; ++i) {
+      const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
+      const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
+      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4],
+                  f = state_[5], g = state_[6], h = state_[7];
+    for (int i = 0; i < 64; ++i) {
+      const std::uint32_t t1 =
+          h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
+      const std::uint32_t t2 =
+          (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+      h = g;
+      g = f;
+      f = e;
+      e = d + t1;
+      d = c;
+      c = b;
+      b = a;
+      a = t1 + t2;
+    }
+    state_[0] += a;
+    state_[1] += b;
+    state_[2] += c;
+    state_[3] += d;
+    state_[4] += e;
+    state_[5] += f;
+    state_[6] += g;
+    state_[7] += h;
+  }
+
+  std::array<std::uint32_t, 8> state_ = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+  std::uint8_t block_[64] = {};
+  std::size_t used_ = 0;
+  std::uint64_t total_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The artifact of every version is a function of its name, so parent and child agree on it
+// without passing bytes around.
+
+constexpr std::array<const char*, 2> kModels = {"alpha", "beta"};
+
+std::uint64_t splitmix64(std::uint64_t& state) {
+  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+std::uint64_t fnv1a(std::string_view text) {
+  std::uint64_t hash = 0xcbf29ce484222325ULL;
+  for (char c : text) {
+    hash ^= static_cast<std::uint8_t>(c);
+    hash *= 0x100000001b3ULL;
+  }
+  return hash;
+}
+
+struct ArtifactPlan {
+  bool present = false;
+  std::size_t size = 0;
+  std::uint64_t seed = 0;
+};
+
+// One version in eight has no artifact; of the others 40% are tiny (empty included), 35% are
+// 16-256 KiB and 25% are 1-2.5 MiB (larger than one write buffer).
+ArtifactPlan plan_artifact(std::string_view model, std::string_view version) {
+  std::uint64_t state = fnv1a(std::string(model) + "/" + std::string(version));
+  const std::uint64_t r = splitmix64(state);
+  ArtifactPlan plan;
+  plan.seed = splitmix64(state);
+  plan.present = r % 8 != 0;
+  const std::uint64_t size_class = (r >> 8) % 20;
+  const std::uint64_t x = r >> 16;
+  if (size_class < 8) {
+    plan.size = static_cast<std::size_t>(x % 2048);
+  } else if (size_class < 15) {
+    plan.size = static_cast<std::size_t>((16 << 10) + x % (240 << 10));
+  } else {
+    plan.size = static_cast<std::size_t>((1 << 20) + x % (3 << 19));
+  }
+  return plan;
+}
+
+Bytes make_artifact(const ArtifactPlan& plan) {
+  Bytes bytes(plan.size);
+  std::uint64_t state = plan.seed;
+  for (std::size_t i = 0; i < bytes.size(); i += 8) {
+    const std::uint64_t word = splitmix64(state);
+    std::memcpy(bytes.data() + i, &word, std::min<std::size_t>(8, bytes.size() - i));
+  }
+  return bytes;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The protocol between child and parent: one line per write (atomic on a pipe below PIPE_BUF).
+//   S                               the child has opened the registry
+//   I <op> <model> <version> [arg]  the child is about to call <op>
+//   C <op> <model> <version> [arg]  the call returned (committed)
+//   X <message>                     the child hit an unexpected error and stops
+// <op>: R register, P promote to Production, T transition to stage <arg>, D delete.
+
+struct Operation {
+  char op = 0;
+  std::string model;
+  std::string version;
+  std::string arg;
+
+  std::string to_string() const {
+    return fmt::format("{} {} {}{}", op, model, version, arg.empty() ? "" : " " + arg);
+  }
+  friend bool operator==(const Operation& a, const Operation& b) {
+    return a.op == b.op && a.model == b.model && a.version == b.version && a.arg == b.arg;
+  }
+};
+
+std::optional<Operation> parse_operation(const std::string& text) {
+  std::istringstream in(text);
+  Operation operation;
+  std::string op;
+  if (!(in >> op >> operation.model >> operation.version) || op.size() != 1) return std::nullopt;
+  operation.op = op[0];
+  in >> operation.arg;
+  return operation;
+}
+
+void send(int fd, const std::string& line) {
+  const std::string text = line + "\n";
+  if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) ::_exit(4);
+}
+
+// The child: works on the registry until it is killed.
+[[noreturn]] void run_child(const fs::path& dir, int iteration, std::uint64_t seed, int fd) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  set_logger(std::make_shared<spdlog::logger>("modelreg-child",
+                                              std::make_shared<spdlog::sinks::null_sink_mt>()));
+  try {
+    auto registry = ModelRegistry::open(dir);
+    send(fd, "S");
+    std::mt19937_64 random(seed);
+    for (int n = 0;; ++n) {
+      Operation operation;
+      operation.model = kModels[random() % kModels.size()];
+      const auto versions = registry.list_versions(operation.model);
+      const int dice = static_cast<int>(random() % 100);
+      const int register_below = versions.size() < 3 ? 100 : versions.size() > 12 ? 25 : 50;
+      if (dice < register_below) {
+        operation.op = 'R';
+        operation.version = fmt::format("i{}-{}", iteration, n);
+      } else {
+        operation.version = versions[random() % versions.size()].version;
+        const int kind = dice - register_below;
+        const int span = 100 - register_below;
+        if (kind < span * 45 / 100) {
+          operation.op = 'P';
+        } else if (kind < span * 60 / 100) {
+          operation.op = 'T';
+          operation.arg = random() % 2 == 0 ? "staging" : "archived";
+        } else {
+          operation.op = 'D';
+        }
+      }
+
+      send(fd, "I " + operation.to_string());
+      switch (operation.op) {
+        case 'R': {
+          RegisterOptions options;
+          const ArtifactPlan plan = plan_artifact(operation.model, operation.version);
+          if (plan.present) options.artifact = make_artifact(plan);
+          options.metrics.accuracy = 0.5;
+          options.tags = {{"iteration", std::to_string(iteration)}};
+          registry.register_version(operation.model, operation.version, options);
+          break;
+        }
+        case 'P':
+          if (!registry.transition_stage(operation.model, operation.version,
+                                         ModelStage::Production)) {
+            send(fd, "X promote found no version " + operation.to_string());
+            ::_exit(3);
+          }
+          break;
+        case 'T':
+          if (!registry.transition_stage(operation.model, operation.version,
+                                         parse_stage(operation.arg))) {
+            send(fd, "X transition found no version " + operation.to_string());
+            ::_exit(3);
+          }
+          break;
+        case 'D':
+          if (!registry.delete_version(operation.model, operation.version)) {
+            send(fd, "X delete found no version " + operation.to_string());
+            ::_exit(3);
+          }
+          break;
+      }
+      send(fd, "C " + operation.to_string());
+    }
+  } catch (const std::exception& e) {
+    std::string message = e.what();
+    std::replace(message.begin(), message.end(), '\n', ' ');
+    send(fd, "X " + message.substr(0, 3000));
+  }
+  ::_exit(3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The parent's model of the registry: model -> version -> stage.
+
+using State = std::map<std::string, std::map<std::string, ModelStage>>;
+
+State apply_operation(State state, const Operation& operation) {
+  auto& versions = state[operation.model];
+  switch (operation.op) {
+    case 'R':
+      versions[operation.version] = ModelStage::Development;
+      break;
+    case 'P':
+      for (auto& [version, stage] : versions) {
+        if (stage == ModelStage::Production) stage = ModelStage::Archived;
+      }
+      versions[operation.version] = ModelStage::Production;
+      break;
+    case 'T':
+      versions[operation.version] = parse_stage(operation.arg);
+      break;
+    case 'D':
+      versions.erase(operation.version);
+      break;
+  }
+  if (versions.empty()) state.erase(operation.model);
+  return state;
+}
+
+std::string describe_difference(const State& expected, const State& actual) {
+  std::string text;
+  for (const auto* model : kModels) {
+    const auto e = expected.count(model) ? expected.at(model) : std::map<std::string, ModelStage>{};
+    const auto a = actual.count(model) ? actual.at(model) : std::map<std::string, ModelStage>{};
+    for (const auto& [version, stage] : e) {
+      const auto it = a.find(version);
+      if (it == a.end()) {
+        text += fmt::format("  {}:{} is missing (expected {})\n", model, version, to_string(stage));
+      } else if (it->second != stage) {
+        text += fmt::format("  {}:{} is {} (expected {})\n", model, version, to_string(it->second),
+                            to_string(stage));
+      }
+    }
+    for (const auto& [version, stage] : a) {
+      if (!e.count(version)) {
+        text += fmt::format("  {}:{} is present ({}) but should not be\n", model, version,
+                            to_string(stage));
+      }
+    }
+  }
+  return text;
+}
+
+// Reads a child's pipe until end of file or `deadline`; returns false on timeout.
+bool read_until(int fd, std::string& buffer, Clock::time_point deadline,
+                const std::function<bool(const std::string&)>& done) {
+  char chunk[4096];
+  while (!done(buffer)) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd p{fd, POLLIN, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(left));
+    if (ready < 0 && errno == EINTR) continue;
+    if (ready <= 0) continue;
+    const ssize_t n = ::read(fd, chunk, sizeof chunk);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return true;  // end of file
+    buffer.append(chunk, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+int env_int(const char* name, int fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::atoi(value) : fallback;
+}
+
+std::uint64_t env_seed() {
+  const char* value = std::getenv("MODELREG_CRASH_SEED");
+  if (value != nullptr && *value != '\0') return std::strtoull(value, nullptr, 10);
+  return (std::uint64_t{std::random_device{}()} << 32) ^ std::random_device{}();
+}
+
+class CrashTest : public ::testing::Test {
+ protected:
+  CrashTest() {
+    static std::atomic<int> counter{0};
+    root_ = fs::temp_directory_path() / fmt::format("modelreg-crash-{}-{}-{:08x}", ::getpid(),
+                                                    counter++, std::random_device{}());
+    fs::create_directories(root_);
+    // Recovery warns about every dead writer it cleans up after; that is expected here.
+    set_logger(std::make_shared<spdlog::logger>("modelreg-crash-test",
+                                                std::make_shared<spdlog::sinks::null_sink_mt>()));
+  }
+  ~CrashTest() override {
+    set_logger(nullptr);
+    std::error_code ec;
+    fs::remove_all(root_, ec);
+  }
+
+  // Checks the recovered registry against `expected` (what the committed calls produced) and
+  // the on-disk leftovers. Returns the state the registry is in.
+  State read_and_check(ModelRegistry& registry) {
+    State actual;
+    for (const auto* model : kModels) {
+      std::size_t in_production = 0;
+      for (const auto& v : registry.list_versions(model)) {
+        actual[model][v.version] = v.stage;
+        if (v.stage == ModelStage::Production) ++in_production;
+        check_artifact(registry, v);
+      }
+      EXPECT_LE(in_production, 1u) << model << " has several Production versions";
+      const auto production = registry.get_production_model(model);
+      EXPECT_EQ(production.has_value(), in_production == 1) << model;
+      EXPECT_EQ(registry.list_versions(model, ModelStage::Production).size(), in_production);
+    }
+
+    const auto pending = registry.metadata_store()->list_pending();
+    EXPECT_TRUE(pending.empty()) << pending.size() << " reservations survived recovery, first "
+                                 << pending.front().model_name << ":" << pending.front().version;
+
+    // On disk: no partial file, and an artifact directory only for a visible version with an
+    // artifact, holding nothing but model.bin.
+    std::set<std::string> expected_paths;
+    for (const auto& [model, versions] : actual) {
+      for (const auto& [version, stage] : versions) {
+        if (plan_artifact(model, version).present) {
+          expected_paths.insert(fmt::format("{}/{}/model.bin", model, version));
+        }
+      }
+    }
+    const fs::path artifacts = root_ / "registry" / "artifacts";
+    for (const auto& entry : fs::recursive_directory_iterator(artifacts)) {
+      const fs::path relative = entry.path().lexically_relative(artifacts);
+      EXPECT_NE(entry.path().filename().string().rfind(".tmp-", 0), 0u)
+          << "temporary file left after recovery: " << relative;
+      const auto depth = std::distance(relative.begin(), relative.end());
+      if (depth == 2) {
+        EXPECT_TRUE(expected_paths.count((relative / "model.bin").generic_string()))
+            << "orphaned artifact directory " << relative;
+      } else if (depth == 3) {
+        EXPECT_TRUE(expected_paths.count(relative.generic_string()))
+            << "unexpected file " << relative;
+      } else if (depth > 3) {
+        ADD_FAILURE() << "unexpected entry " << relative;
+      }
+    }
+    const auto listed = registry.store()->list_artifacts();
+    EXPECT_EQ(std::set<std::string>(listed.begin(), listed.end()), expected_paths);
+
+    // Lock files of dead writers are cleaned up: only the recovering registry's own remains.
+    std::size_t locks = 0;
+    for (const auto& entry : fs::directory_iterator(root_ / "registry" / "locks")) {
+      locks += entry.path().extension() == ".lock" ? 1 : 0;
+    }
+    EXPECT_EQ(locks, 1u) << "lock files of dead writers pile up";
+    return actual;
+  }
+
+  void check_artifact(ModelRegistry& registry, const ModelVersion& v) {
+    const ArtifactPlan plan = plan_artifact(v.model_name, v.version);
+    if (!plan.present) {
+      EXPECT_FALSE(v.artifact_path) << v.full_name();
+      EXPECT_EQ(registry.load_artifact(v.model_name, v.version), std::nullopt) << v.full_name();
+      return;
+    }
+    EXPECT_EQ(v.artifact_path, fmt::format("{}/{}/model.bin", v.model_name, v.version));
+    EXPECT_EQ(v.artifact_size, plan.size) << v.full_name();
+    const Bytes expected = make_artifact(plan);
+    auto& digest = digests_[v.full_name()];
+    if (digest.empty()) {
+      ReferenceSha256 hash;
+      hash.update(expected.data(), expected.size());
+      digest = hash.hex_digest();
+    }
+    EXPECT_EQ(v.artifact_sha256, digest) << v.full_name();
+    std::optional<Bytes> loaded;
+    try {
+      loaded = registry.load_artifact(v.model_name, v.version);
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << v.full_name() << ": load_artifact failed: " << e.what();
+      return;
+    }
+    EXPECT_TRUE(loaded && *loaded == expected) << v.full_name() << ": wrong artifact bytes";
+  }
+
+  fs::path root_;
+  std::map<std::string, std::string> digests_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Deterministic kills: the artifact source itself stops the writer at a known byte.
+
+// Delivers pseudo-random bytes; after `stop_after` of them it calls `at_stop` (which kills the
+// process, or pauses it) before delivering the rest, up to `size`.
+class InterruptingStreamBuf : public std::streambuf {
+ public:
+  InterruptingStreamBuf(std::size_t size, std::size_t stop_after, std::function<void()> at_stop)
+      : size_(size), stop_after_(stop_after), at_stop_(std::move(at_stop)) {}
+
+ protected:
+  int_type underflow() override {
+    if (delivered_ >= size_) return traits_type::eof();
+    if (!stopped_ && delivered_ >= stop_after_) {
+      stopped_ = true;
+      at_stop_();
+    }
+    std::size_t n = std::min(chunk_.size(), size_ - delivered_);
+    if (!stopped_) n = std::min(n, stop_after_ - delivered_);
+    for (std::size_t i = 0; i < n; ++i) chunk_[i] = static_cast<char>((delivered_ + i) * 31 % 251);
+    delivered_ += n;
+    setg(chunk_.data(), chunk_.data(), chunk_.data() + n);
+    return traits_type::to_int_type(chunk_[0]);
+  }
+
+ private:
+  std::size_t size_;
+  std::size_t stop_after_;
+  std::function<void()> at_stop_;
+  std::size_t delivered_ = 0;
+  bool stopped_ = false;
+  std::array<char, 1 << 16> chunk_{};
+};
+
+// Waits for `pid` for up to `timeout`, then kills it; returns its wait status.
+int wait_or_kill(pid_t pid, std::chrono::seconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  int status = -1;
+  for (;;) {
+    const pid_t done = ::waitpid(pid, &status, WNOHANG);
+    if (done == pid || (done < 0 && errno != EINTR)) return status;
+    if (Clock::now() >= deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling waitpid, no timing
+  }
+}
+
+bool killed_by_sigkill(int status) {
+  return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+}
+
+// Forks a child that opens the registry and registers model:version from a 3 MiB stream that
+// kills the child after 1.5 MiB: it dies holding the reservation and a half-written temporary
+// file. Returns the child's wait status.
+int register_and_die_midway(const fs::path& dir, const std::string& model,
+                            const std::string& version) {
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    set_logger(std::make_shared<spdlog::logger>("modelreg-child",
+                                                std::make_shared<spdlog::sinks::null_sink_mt>()));
+    try {
+      auto registry = ModelRegistry::open(dir);
+      InterruptingStreamBuf source(3 << 20, 3 << 19, [] { ::raise(SIGKILL); });
+      std::istream in(&source);
+      RegisterOptions options;
+      options.artifact_stream = &in;
+      registry.register_version(model, version, options);
+    } catch (...) {
+    }
+    ::_exit(3);  // not reached unless the registration failed before its artifact
+  }
+  return wait_or_kill(pid, std::chrono::seconds(60));
+}
+
+std::vector<std::string> temporary_files(const fs::path& artifacts) {
+  std::vector<std::string> found;
+  for (const auto& entry : fs::recursive_directory_iterator(artifacts)) {
+    if (entry.path().filename().string().rfind(".tmp-", 0) == 0) {
+      found.push_back(entry.path().lexically_relative(artifacts).generic_string());
+    }
+  }
+  return found;
+}
+
+TEST_F(CrashTest, AWriterKilledMidRegistrationIsRolledBackByTheNextOpen) {
+  const fs::path dir = root_ / "registry";
+  {  // The parent uses the registry first, as an application that later forks workers does.
+    auto registry = ModelRegistry::open(dir);
+    RegisterOptions options;
+    options.artifact = to_bytes("kept");
+    registry.register_version("alpha", "kept", options);
+  }
+  ASSERT_TRUE(killed_by_sigkill(register_and_die_midway(dir, "alpha", "doomed")));
+
+  OpenOptions no_recovery;
+  no_recovery.recover = false;
+  auto registry = ModelRegistry::open(dir, no_recovery);
+  // The crash left what recovery is for.
+  const auto pending = registry.metadata_store()->list_pending();
+  ASSERT_EQ(pending.size(), 1u);
+  EXPECT_EQ(pending[0].model_name, "alpha");
+  EXPECT_EQ(pending[0].version, "doomed");
+  EXPECT_EQ(pending[0].kind, PendingVersion::Kind::Registering);
+  EXPECT_EQ(temporary_files(dir / "artifacts").size(), 1u);
+  EXPECT_FALSE(registry.get_version("alpha", "doomed"));
+
+  const RecoveryReport report = registry.recover();
+  EXPECT_EQ(report.registrations_rolled_back, 1u) << "the dead writer's registration was not "
+                                                     "rolled back (was it taken for our own?)";
+  EXPECT_EQ(report.deletions_completed, 0u);
+  EXPECT_TRUE(registry.metadata_store()->list_pending().empty());
+  EXPECT_EQ(temporary_files(dir / "artifacts"), std::vector<std::string>{});
+  EXPECT_FALSE(fs::exists(dir / "artifacts" / "alpha" / "doomed"));
+  EXPECT_EQ(registry.load_artifact("alpha", "kept"), to_bytes("kept"));
+
+  // The key is free again.
+  RegisterOptions options;
+  options.artifact = to_bytes("second attempt");
+  EXPECT_NO_THROW(registry.register_version("alpha", "doomed", options));
+  EXPECT_EQ(registry.load_artifact("alpha", "doomed"), to_bytes("second attempt"));
+}
+
+TEST_F(CrashTest, RecoveryRollsBackDeadWritersAndLeavesLiveOnesAlone) {
+  const fs::path dir = root_ / "registry";
+  {
+    auto registry = ModelRegistry::open(dir);
+    const RegisterOptions no_artifact;
+    registry.register_version("alpha", "kept", no_artifact);
+  }
+  // A live writer, paused in the middle of writing its artifact.
+  int paused[2], resume[2];
+  ASSERT_EQ(::pipe2(paused, O_CLOEXEC), 0);
+  ASSERT_EQ(::pipe2(resume, O_CLOEXEC), 0);
+  std::fflush(nullptr);
+  const pid_t live = ::fork();
+  ASSERT_GE(live, 0);
+  if (live == 0) {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    ::close(paused[0]);
+    ::close(resume[1]);
+    set_logger(std::make_shared<spdlog::logger>("modelreg-child",
+                                                std::make_shared<spdlog::sinks::null_sink_mt>()));
+    int status = 3;
+    try {
+      auto registry = ModelRegistry::open(dir);
+      InterruptingStreamBuf source(2 << 20, 1 << 20, [&] {
+        (void)!::write(paused[1], "p", 1);
+        char c;
+        (void)!::read(resume[0], &c, 1);
+      });
+      std::istream in(&source);
+      RegisterOptions options;
+      options.artifact_stream = &in;
+      const ModelVersion v = registry.register_version("alpha", "live", options);
+      status = v.artifact_size == (2u << 20) ? 0 : 4;
+    } catch (...) {
+      status = 5;
+    }
+    ::_exit(status);
+  }
+  ::close(paused[1]);
+  ::close(resume[0]);
+  // Whatever happens below, the live writer does not outlive the test.
+  struct KillOnExit {
+    pid_t pid;
+    ~KillOnExit() {
+      if (pid > 0 && ::kill(pid, SIGKILL) == 0) ::waitpid(pid, nullptr, 0);
+    }
+  } live_guard{live};
+  pollfd p{paused[0], POLLIN, 0};
+  char c = 0;
+  ASSERT_TRUE(::poll(&p, 1, 30000) > 0 && ::read(paused[0], &c, 1) == 1)
+      << "the live writer did not reach the middle of its registration";
+
+  // A dead writer, killed in the middle of its own.
+  ASSERT_TRUE(killed_by_sigkill(register_and_die_midway(dir, "alpha", "dead")))
+      << "the second writer never got to write: its ModelRegistry::open blocked while the "
+         "first writer was alive (same owner token and lock file?)";
+
+  {
+    auto registry = ModelRegistry::open(dir);  // recovers
+    const auto pending = registry.metadata_store()->list_pending();
+    ASSERT_EQ(pending.size(), 1u) << "only the live writer's reservation may remain";
+    EXPECT_EQ(pending[0].version, "live");
+    EXPECT_FALSE(registry.get_version("alpha", "live"));
+    EXPECT_FALSE(fs::exists(dir / "artifacts" / "alpha" / "dead"));
+    EXPECT_EQ(temporary_files(dir / "artifacts").size(), 1u)
+        << "the live writer's temporary file must survive recovery";
+  }
+
+  // The live writer finishes as if nothing had happened.
+  ASSERT_EQ(::write(resume[1], "r", 1), 1);
+  ::close(resume[1]);
+  ::close(paused[0]);
+  const int status = wait_or_kill(live, std::chrono::seconds(60));
+  live_guard.pid = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "the live writer's registration failed after recovery ran (status " << status << ")";
+  auto registry = ModelRegistry::open(dir);
+  const auto version = registry.get_version("alpha", "live");
+  ASSERT_TRUE(version);
+  EXPECT_EQ(version->artifact_size, 2u << 20);
+  EXPECT_TRUE(registry.load_artifact("alpha", "live"));  // verified against its digest
+  EXPECT_TRUE(registry.metadata_store()->list_pending().empty());
+  EXPECT_EQ(temporary_files(dir / "artifacts"), std::vector<std::string>{});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Random kills.
+
+TEST_F(CrashTest, KillNineAtRandomInstantsLeavesAConsistentRecoverableRegistry) {
+  const int iterations = env_int("MODELREG_CRASH_ITERATIONS", 200);
+  const std::uint64_t seed = env_seed();
+  std::printf("crash_test: %d kills, seed %llu (replay with MODELREG_CRASH_SEED=%llu)\n",
+              iterations, static_cast<unsigned long long>(seed),
+              static_cast<unsigned long long>(seed));
+  RecordProperty("seed", std::to_string(seed));
+  std::mt19937_64 random(seed);
+  const fs::path dir = root_ / "registry";
+
+  State state;  // what the committed calls produced
+  std::map<char, int> in_flight_kills, applied_in_flight;
+  int killed_before_open = 0;
+  RecoveryReport recovered;
+  const auto started = Clock::now();
+
+  for (int iteration = 0; iteration < iterations; ++iteration) {
+    SCOPED_TRACE(fmt::format("iteration {} (seed {})", iteration, seed));
+    int fds[2];
+    ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+    const std::uint64_t child_seed = random();
+    // Every tenth kill is timed from the fork, so that some land inside open() and recovery;
+    // the others from the moment the registry is open, inside the operations.
+    const bool from_fork = iteration % 10 == 0;
+    const auto delay = std::chrono::microseconds(random() % 30001);
+    std::fflush(nullptr);
+    const pid_t pid = ::fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+      ::close(fds[0]);
+      run_child(dir, iteration, child_seed, fds[1]);
+    }
+    ::close(fds[1]);
+
+    std::string output;
+    if (!from_fork) {
+      const bool in_time = read_until(
+          fds[0], output, Clock::now() + std::chrono::seconds(30), [](const std::string& out) {
+            return out.find("S\n") != std::string::npos || out.find("X ") != std::string::npos;
+          });
+      if (!in_time) ::kill(pid, SIGKILL);
+      ASSERT_TRUE(in_time) << "the child did not open the registry within 30 s";
+    }
+    // The random kill instant: this wait is the experiment, not a synchronisation.
+    std::this_thread::sleep_for(delay);
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    ASSERT_TRUE(read_until(fds[0], output, Clock::now() + std::chrono::seconds(30),
+                           [](const std::string&) { return false; }));
+    ::close(fds[0]);
+    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+        << "the child stopped by itself (status " << status << "):\n"
+        << output;
+
+    // Replay what the child reported.
+    std::optional<Operation> in_flight;
+    bool opened = false;
+    std::istringstream lines(output);
+    for (std::string line; std::getline(lines, line);) {
+      if (line == "S") {
+        opened = true;
+      } else if (line.rfind("I ", 0) == 0) {
+        in_flight = parse_operation(line.substr(2));
+        ASSERT_TRUE(in_flight) << line;
+      } else if (line.rfind("C ", 0) == 0) {
+        const auto committed = parse_operation(line.substr(2));
+        ASSERT_TRUE(committed && in_flight && *committed == *in_flight) << line;
+        state = apply_operation(state, *committed);
+        in_flight.reset();
+      } else {
+        FAIL() << "the child reported: " << line;
+      }
+    }
+    if (!opened) ++killed_before_open;
+    if (in_flight) ++in_flight_kills[in_flight->op];
+
+    // Recovery: the plain open() on even iterations; on odd ones open without recovery and run
+    // recover() explicitly, which reports what it did.
+    std::optional<ModelRegistry> registry;
+    try {
+      if (iteration % 2 == 0) {
+        registry.emplace(ModelRegistry::open(dir));
+      } else {
+        OpenOptions options;
+        options.recover = false;
+        registry.emplace(ModelRegistry::open(dir, options));
+        const RecoveryReport report = registry->recover();
+        recovered.registrations_rolled_back += report.registrations_rolled_back;
+        recovered.deletions_completed += report.deletions_completed;
+      }
+    } catch (const std::exception& e) {
+      FAIL() << "ModelRegistry::open after the kill failed: " << e.what();
+    }
+    const State actual = read_and_check(*registry);
+    registry.reset();
+    // Later iterations would only repeat the first inconsistency.
+    ASSERT_FALSE(HasFailure()) << "stopping at the first kill that left the registry inconsistent";
+
+    if (actual == state) continue;
+    if (in_flight) {
+      const State applied = apply_operation(state, *in_flight);
+      if (actual == applied) {
+        ++applied_in_flight[in_flight->op];
+        state = applied;
+        continue;
+      }
+    }
+    FAIL() << "after the kill the registry is neither the committed state"
+           << (in_flight ? " nor the committed state plus the call in flight (" +
+                               in_flight->to_string() + ")"
+                         : std::string())
+           << ". Against the committed state:\n"
+           << describe_difference(state, actual);
+  }
+
+  const auto elapsed =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count();
+  std::size_t versions = 0;
+  for (const auto& [model, v] : state) versions += v.size();
+  std::printf(
+      "crash_test: %d kills in %lld ms; %d before open; in flight at the kill: register %d, "
+      "promote %d, transition %d, delete %d; of these applied: register %d, promote %d, "
+      "transition %d, delete %d; recover() (odd iterations) rolled back %zu registrations and "
+      "completed %zu deletions; %zu versions at the end\n",
+      iterations, static_cast<long long>(elapsed), killed_before_open, in_flight_kills['R'],
+      in_flight_kills['P'], in_flight_kills['T'], in_flight_kills['D'], applied_in_flight['R'],
+      applied_in_flight['P'], applied_in_flight['T'], applied_in_flight['D'],
+      recovered.registrations_rolled_back, recovered.deletions_completed, versions);
+
+  // A harness whose kills never land inside an operation proves nothing.
+  if (iterations >= 100) {
+    int in_flight = 0;
+    for (const auto& [op, count] : in_flight_kills) in_flight += count;
+    EXPECT_GE(in_flight, iterations / 4) << "too few kills landed inside an operation";
+    EXPECT_GT(recovered.registrations_rolled_back + recovered.deletions_completed, 0u)
+        << "no kill ever left work for recovery";
+  }
+}
+
+}  // namespace
+}  // namespace modelreg
