@@ -51,6 +51,12 @@ using Clock = std::chrono::steady_clock;
 constexpr int kWriters = 4;
 // How long children may take to open the registry and reach the start gate.
 constexpr std::chrono::seconds kStartTimeout{30};
+// How long all children of a test together may take once started.
+constexpr std::chrono::seconds kRunTimeout{120};
+
+Clock::time_point deadline_in(std::chrono::seconds timeout) {
+  return Clock::now() + timeout;
+}
 
 // A unique directory under the system temp directory, removed with everything in it.
 class TempDir {
@@ -200,17 +206,17 @@ class Children {
     return pid;
   }
 
-  // Waits for `pid` and returns its wait status. A child still running after `timeout` is
-  // killed (and reported as killed), so that a hung child fails the test instead of hanging it.
-  int wait(pid_t pid, std::chrono::seconds timeout = std::chrono::seconds(120)) {
-    const auto deadline = Clock::now() + timeout;
+  // Waits for `pid` and returns its wait status. A child still running at `deadline` is killed
+  // (and reported as killed), so that a hung child fails the test instead of hanging it. Callers
+  // waiting for several children pass them one deadline, so that timeouts do not add up.
+  int wait(pid_t pid, Clock::time_point deadline) {
     int status = -1;
     for (;;) {
       const pid_t done = ::waitpid(pid, &status, WNOHANG);
       if (done == pid || (done < 0 && errno != EINTR)) break;
       if (Clock::now() >= deadline) {
-        std::fprintf(stderr, "child %d still running after %lld s: killed\n", static_cast<int>(pid),
-                     static_cast<long long>(timeout.count()));
+        std::fprintf(stderr, "child %d still running at its deadline: killed\n",
+                     static_cast<int>(pid));
         ::kill(pid, SIGKILL);
         while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
         }
@@ -279,10 +285,12 @@ TEST(MultiprocessTest, ProcessesForkedAfterTheParentUsedARegistryCanAllOpenIt) {
       return 0;
     }));
   }
-  const bool all_opened = gate.release(3, std::chrono::seconds(10));
-  for (pid_t pid : pids) EXPECT_TRUE(exited_cleanly(children.wait(pid, std::chrono::seconds(30))));
-  ASSERT_TRUE(all_opened) << "children forked after the parent used a registry cannot all open "
-                             "it at once: the later ones block in ModelRegistry::open";
+  // On failure the children blocked in open() are killed as the test ends.
+  ASSERT_TRUE(gate.release(3, std::chrono::seconds(10)))
+      << "children forked after the parent used a registry cannot all open it at once: the "
+         "later ones block in ModelRegistry::open";
+  const auto deadline = deadline_in(kRunTimeout);
+  for (pid_t pid : pids) EXPECT_TRUE(exited_cleanly(children.wait(pid, deadline)));
 
   auto registry = ModelRegistry::open(dir);
   EXPECT_EQ(registry.list_versions("forked").size(), 4u);
@@ -346,7 +354,7 @@ TEST(MultiprocessTest, ConcurrentRecoveryUndoesEachDeadWriterOnce) {
       registry.register_version("recovered", fmt::format("dead-{}", dead), registration);
       return 3;  // not reached: the source kills the process midway
     });
-    const int status = children.wait(pid, std::chrono::seconds(60));
+    const int status = children.wait(pid, deadline_in(std::chrono::seconds(60)));
     ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
   }
 
@@ -374,7 +382,8 @@ TEST(MultiprocessTest, ConcurrentRecoveryUndoesEachDeadWriterOnce) {
   }
   ASSERT_TRUE(gate.release(kWriters, kStartTimeout))
       << "not every child reached the start gate (it died or blocked in ModelRegistry::open)";
-  for (pid_t pid : recoverers) EXPECT_TRUE(exited_cleanly(children.wait(pid)));
+  const auto deadline = deadline_in(kRunTimeout);
+  for (pid_t pid : recoverers) EXPECT_TRUE(exited_cleanly(children.wait(pid, deadline)));
 
   int rolled_back = 0;
   for (int process = 0; process < kWriters; ++process) {
@@ -507,7 +516,8 @@ void run_registration_race(const fs::path& root, const RaceConfig& config) {
   const auto started = Clock::now();
   ASSERT_TRUE(gate.release(kWriters, kStartTimeout))
       << "not every writer reached the start gate (it died or blocked in ModelRegistry::open)";
-  for (pid_t pid : writers) EXPECT_TRUE(exited_cleanly(children.wait(pid)));
+  const auto deadline = deadline_in(kRunTimeout);
+  for (pid_t pid : writers) EXPECT_TRUE(exited_cleanly(children.wait(pid, deadline)));
   const auto elapsed =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   std::printf("%d processes registered %d versions each in %lld ms\n", kWriters,
@@ -723,12 +733,14 @@ TEST(MultiprocessTest, ConcurrentPromotionsLeaveExactlyOneProductionVersion) {
   }
   ::close(stop[0]);
   const auto started = Clock::now();
-  const bool released = gate.release(kWriters + 1, kStartTimeout);
-  for (pid_t pid : promoters) EXPECT_TRUE(exited_cleanly(children.wait(pid)));
+  if (!gate.release(kWriters + 1, kStartTimeout)) {
+    ::close(stop[1]);
+    FAIL() << "not every child reached the start gate (it died or blocked in ModelRegistry::open)";
+  }
+  const auto deadline = deadline_in(kRunTimeout);
+  for (pid_t pid : promoters) EXPECT_TRUE(exited_cleanly(children.wait(pid, deadline)));
   ::close(stop[1]);  // the reader stops at the end of file
-  EXPECT_TRUE(exited_cleanly(children.wait(reader)));
-  ASSERT_TRUE(released)
-      << "not every child reached the start gate (it died or blocked in ModelRegistry::open)";
+  EXPECT_TRUE(exited_cleanly(children.wait(reader, deadline_in(std::chrono::seconds(30)))));
   std::printf(
       "%d x %d promotions in %lld ms\n", kWriters, kPromotionRounds,
       static_cast<long long>(
@@ -816,7 +828,8 @@ TEST(MultiprocessTest, CompareAndSwapPromotionHasExactlyOneWinnerAcrossProcesses
   }
   ASSERT_TRUE(gate.release(kWriters, kStartTimeout))
       << "not every child reached the start gate (it died or blocked in ModelRegistry::open)";
-  for (pid_t pid : contenders) EXPECT_TRUE(exited_cleanly(children.wait(pid)));
+  const auto deadline = deadline_in(kRunTimeout);
+  for (pid_t pid : contenders) EXPECT_TRUE(exited_cleanly(children.wait(pid, deadline)));
 
   std::map<std::string, int> wins;
   for (int process = 0; process < kWriters; ++process) {
