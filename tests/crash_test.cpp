@@ -14,25 +14,19 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
-#include <spdlog/logger.h>
-#include <spdlog/sinks/null_sink.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <istream>
 #include <map>
-#include <memory>
 #include <optional>
 #include <random>
 #include <set>
@@ -41,119 +35,30 @@
 #include <thread>
 #include <vector>
 
+#include "child_process.hpp"
 #include "modelreg/modelreg.hpp"
+#include "pseudo_random.hpp"
+#include "reference_sha256.hpp"
+#include "test_dir.hpp"
 
 namespace modelreg {
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
-
-// ---------------------------------------------------------------------------------------------
-// A reference SHA-256 (FIPS 180-4), independent of the library's, to check recorded digests.
-
-class ReferenceSha256 {
- public:
-  void update(const void* data, std::size_t size) {
-    const auto* bytes = static_cast<const std::uint8_t*>(data);
-    total_ += size;
-    while (size > 0) {
-      const std::size_t take = std::min(size, sizeof block_ - used_);
-      std::memcpy(block_ + used_, bytes, take);
-      used_ += take;
-      bytes += take;
-      size -= take;
-      if (used_ == sizeof block_) {
-        compress(block_);
-        used_ = 0;
-      }
-    }
-  }
-
-  std::string hex_digest() {
-    const std::uint64_t bits = total_ * 8;
-    const std::uint8_t one = 0x80;
-    update(&one, 1);
-    const std::uint8_t zero = 0;
-    while (used_ != 56) update(&zero, 1);
-    std::uint8_t length[8];
-    for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
-    update(length, 8);
-    std::string hex;
-    for (std::uint32_t word : state_) hex += fmt::format("{:08x}", word);
-    return hex;
-  }
-
- private:
-  static std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-  void compress(const std::uint8_t* p) {
-    static constexpr std::array<std::uint32_t, 64> k = {
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-        0xc67178f2};
-    std::uint32_t w[64];
-    for (int i = 0; i < 16; ++i) {
-      w[i] = std::uint32_t{p[4 * i]} << 24 | std::uint32_t{p[4 * i + 1]} << 16 |
-             std::uint32_t{p[4 * i + 2]} << 8 | std::uint32_t{p[4 * i + 3]};
-    }
-    for (int i = 16; i < 64; ++i) {
-      const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-      const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4],
-                  f = state_[5], g = state_[6], h = state_[7];
-    for (int i = 0; i < 64; ++i) {
-      const std::uint32_t t1 =
-          h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
-      const std::uint32_t t2 =
-          (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-      h = g;
-      g = f;
-      f = e;
-      e = d + t1;
-      d = c;
-      c = b;
-      b = a;
-      a = t1 + t2;
-    }
-    state_[0] += a;
-    state_[1] += b;
-    state_[2] += c;
-    state_[3] += d;
-    state_[4] += e;
-    state_[5] += f;
-    state_[6] += g;
-    state_[7] += h;
-  }
-
-  std::array<std::uint32_t, 8> state_ = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  std::uint8_t block_[64] = {};
-  std::size_t used_ = 0;
-  std::uint64_t total_ = 0;
-};
+using testing::fork_child;
+using testing::InterruptingStreamBuf;
+using testing::killed_by_sigkill;
+using testing::pseudo_random_bytes;
+using testing::ReferenceSha256;
+using testing::silence_modelreg_logging;
+using testing::splitmix64;
 
 // ---------------------------------------------------------------------------------------------
 // The artifact of every version is a function of its name, so parent and child agree on it
 // without passing bytes around.
 
 constexpr std::array<const char*, 2> kModels = {"alpha", "beta"};
-
-std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 std::uint64_t fnv1a(std::string_view text) {
   std::uint64_t hash = 0xcbf29ce484222325ULL;
@@ -191,13 +96,7 @@ ArtifactPlan plan_artifact(std::string_view model, std::string_view version) {
 }
 
 Bytes make_artifact(const ArtifactPlan& plan) {
-  Bytes bytes(plan.size);
-  std::uint64_t state = plan.seed;
-  for (std::size_t i = 0; i < bytes.size(); i += 8) {
-    const std::uint64_t word = splitmix64(state);
-    std::memcpy(bytes.data() + i, &word, std::min<std::size_t>(8, bytes.size() - i));
-  }
-  return bytes;
+  return pseudo_random_bytes(plan.size, plan.seed);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -237,14 +136,13 @@ void send(int fd, const std::string& line) {
   if (::write(fd, text.data(), text.size()) != static_cast<ssize_t>(text.size())) ::_exit(4);
 }
 
-// The child: works on the registry until it is killed. With `recover_only` it only opens the
-// registry (which recovers what the previous child left) and then waits to be killed.
+// The child (forked by fork_child): works on the registry until it is killed. With
+// `recover_only` it only opens the registry (which recovers what the previous child left) and
+// then waits to be killed.
 // Half of the writers use Durability::Relaxed, whose commits must survive a process crash too.
 [[noreturn]] void run_child(const fs::path& dir, int iteration, std::uint64_t seed, int fd,
                             bool recover_only = false) {
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  set_logger(std::make_shared<spdlog::logger>("modelreg-child",
-                                              std::make_shared<spdlog::sinks::null_sink_mt>()));
+  silence_modelreg_logging();
   try {
     OpenOptions options;
     options.durability = iteration / 2 % 2 == 0 ? Durability::Full : Durability::Relaxed;
@@ -403,19 +301,12 @@ std::uint64_t env_seed() {
 class CrashTest : public ::testing::Test {
  protected:
   CrashTest() {
-    static std::atomic<int> counter{0};
-    root_ = fs::temp_directory_path() / fmt::format("modelreg-crash-{}-{}-{:08x}", ::getpid(),
-                                                    counter++, std::random_device{}());
-    fs::create_directories(root_);
     // Recovery warns about every dead writer it cleans up after; that is expected here.
-    set_logger(std::make_shared<spdlog::logger>("modelreg-crash-test",
-                                                std::make_shared<spdlog::sinks::null_sink_mt>()));
+    silence_modelreg_logging();
   }
-  ~CrashTest() override {
-    set_logger(nullptr);
-    std::error_code ec;
-    fs::remove_all(root_, ec);
-  }
+  ~CrashTest() override { set_logger(nullptr); }  // before temp_ removes the directory
+
+  const fs::path& root() const { return temp_.path(); }
 
   // Checks the recovered registry against `expected` (what the committed calls produced) and
   // the on-disk leftovers. Returns the state the registry is in.
@@ -448,7 +339,7 @@ class CrashTest : public ::testing::Test {
         }
       }
     }
-    const fs::path artifacts = root_ / "registry" / "artifacts";
+    const fs::path artifacts = root() / "registry" / "artifacts";
     for (const auto& entry : fs::recursive_directory_iterator(artifacts)) {
       const fs::path relative = entry.path().lexically_relative(artifacts);
       EXPECT_NE(entry.path().filename().string().rfind(".tmp-", 0), 0u)
@@ -469,7 +360,7 @@ class CrashTest : public ::testing::Test {
 
     // Lock files of dead writers are cleaned up: only the recovering registry's own remains.
     std::size_t locks = 0;
-    for (const auto& entry : fs::directory_iterator(root_ / "registry" / "locks")) {
+    for (const auto& entry : fs::directory_iterator(root() / "registry" / "locks")) {
       locks += entry.path().extension() == ".lock" ? 1 : 0;
     }
     EXPECT_EQ(locks, 1u) << "lock files of dead writers pile up";
@@ -503,62 +394,18 @@ class CrashTest : public ::testing::Test {
     EXPECT_TRUE(loaded && *loaded == expected) << v.full_name() << ": wrong artifact bytes";
   }
 
-  fs::path root_;
+  testing::TestDir temp_{"modelreg-crash"};
   std::map<std::string, std::string> digests_;
 };
 
 // ---------------------------------------------------------------------------------------------
 // Deterministic kills: the artifact source itself stops the writer at a known byte.
 
-// Delivers pseudo-random bytes; after `stop_after` of them it calls `at_stop` (which kills the
-// process, or pauses it) before delivering the rest, up to `size`.
-class InterruptingStreamBuf : public std::streambuf {
- public:
-  InterruptingStreamBuf(std::size_t size, std::size_t stop_after, std::function<void()> at_stop)
-      : size_(size), stop_after_(stop_after), at_stop_(std::move(at_stop)) {}
-
- protected:
-  int_type underflow() override {
-    if (delivered_ >= size_) return traits_type::eof();
-    if (!stopped_ && delivered_ >= stop_after_) {
-      stopped_ = true;
-      at_stop_();
-    }
-    std::size_t n = std::min(chunk_.size(), size_ - delivered_);
-    if (!stopped_) n = std::min(n, stop_after_ - delivered_);
-    for (std::size_t i = 0; i < n; ++i) chunk_[i] = static_cast<char>((delivered_ + i) * 31 % 251);
-    delivered_ += n;
-    setg(chunk_.data(), chunk_.data(), chunk_.data() + n);
-    return traits_type::to_int_type(chunk_[0]);
-  }
-
- private:
-  std::size_t size_;
-  std::size_t stop_after_;
-  std::function<void()> at_stop_;
-  std::size_t delivered_ = 0;
-  bool stopped_ = false;
-  std::array<char, 1 << 16> chunk_{};
-};
-
-// Waits for `pid` for up to `timeout`, then kills it; returns its wait status.
+// Waits for `pid` for up to `timeout`, then kills it; returns its wait status, or -1 if it had
+// to be killed (so that a hung child never passes for one killed by the test's own SIGKILL).
 int wait_or_kill(pid_t pid, std::chrono::seconds timeout) {
-  const auto deadline = Clock::now() + timeout;
-  int status = -1;
-  for (;;) {
-    const pid_t done = ::waitpid(pid, &status, WNOHANG);
-    if (done == pid || (done < 0 && errno != EINTR)) return status;
-    if (Clock::now() >= deadline) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, &status, 0);
-      return -1;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling waitpid, no timing
-  }
-}
-
-bool killed_by_sigkill(int status) {
-  return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  const testing::ChildWait result = testing::wait_for_child(pid, Clock::now() + timeout);
+  return result.timed_out ? -1 : result.status;
 }
 
 // Forks a child that opens the registry and registers model:version from a 3 MiB stream that
@@ -566,12 +413,8 @@ bool killed_by_sigkill(int status) {
 // file. Returns the child's wait status.
 int register_and_die_midway(const fs::path& dir, const std::string& model,
                             const std::string& version) {
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    set_logger(std::make_shared<spdlog::logger>("modelreg-child",
-                                                std::make_shared<spdlog::sinks::null_sink_mt>()));
+  const pid_t pid = fork_child([&] {
+    silence_modelreg_logging();
     try {
       auto registry = ModelRegistry::open(dir);
       InterruptingStreamBuf source(3 << 20, 3 << 19, [] { ::raise(SIGKILL); });
@@ -581,8 +424,8 @@ int register_and_die_midway(const fs::path& dir, const std::string& model,
       registry.register_version(model, version, options);
     } catch (...) {
     }
-    ::_exit(3);  // not reached unless the registration failed before its artifact
-  }
+    return 3;  // not reached unless the registration failed before its artifact
+  });
   return wait_or_kill(pid, std::chrono::seconds(60));
 }
 
@@ -597,7 +440,7 @@ std::vector<std::string> temporary_files(const fs::path& artifacts) {
 }
 
 TEST_F(CrashTest, AWriterKilledMidRegistrationIsRolledBackByTheNextOpen) {
-  const fs::path dir = root_ / "registry";
+  const fs::path dir = root() / "registry";
   {  // The parent uses the registry first, as an application that later forks workers does.
     auto registry = ModelRegistry::open(dir);
     RegisterOptions options;
@@ -635,7 +478,7 @@ TEST_F(CrashTest, AWriterKilledMidRegistrationIsRolledBackByTheNextOpen) {
 }
 
 TEST_F(CrashTest, RecoveryRollsBackDeadWritersAndLeavesLiveOnesAlone) {
-  const fs::path dir = root_ / "registry";
+  const fs::path dir = root() / "registry";
   {
     auto registry = ModelRegistry::open(dir);
     const RegisterOptions no_artifact;
@@ -645,15 +488,10 @@ TEST_F(CrashTest, RecoveryRollsBackDeadWritersAndLeavesLiveOnesAlone) {
   int paused[2], resume[2];
   ASSERT_EQ(::pipe2(paused, O_CLOEXEC), 0);
   ASSERT_EQ(::pipe2(resume, O_CLOEXEC), 0);
-  std::fflush(nullptr);
-  const pid_t live = ::fork();
-  ASSERT_GE(live, 0);
-  if (live == 0) {
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  const pid_t live = fork_child([&] {
     ::close(paused[0]);
     ::close(resume[1]);
-    set_logger(std::make_shared<spdlog::logger>("modelreg-child",
-                                                std::make_shared<spdlog::sinks::null_sink_mt>()));
+    silence_modelreg_logging();
     int status = 3;
     try {
       auto registry = ModelRegistry::open(dir);
@@ -670,8 +508,9 @@ TEST_F(CrashTest, RecoveryRollsBackDeadWritersAndLeavesLiveOnesAlone) {
     } catch (...) {
       status = 5;
     }
-    ::_exit(status);
-  }
+    return status;
+  });
+  ASSERT_GE(live, 0);
   ::close(paused[1]);
   ::close(resume[0]);
   // Whatever happens below, the live writer does not outlive the test.
@@ -730,7 +569,7 @@ TEST_F(CrashTest, KillNineAtRandomInstantsLeavesAConsistentRecoverableRegistry) 
               static_cast<unsigned long long>(seed));
   RecordProperty("seed", std::to_string(seed));
   std::mt19937_64 random(seed);
-  const fs::path dir = root_ / "registry";
+  const fs::path dir = root() / "registry";
 
   State state;  // what the committed calls produced
   std::map<char, int> in_flight_kills, applied_in_flight;
@@ -749,13 +588,11 @@ TEST_F(CrashTest, KillNineAtRandomInstantsLeavesAConsistentRecoverableRegistry) 
     // the others from the moment the registry is open, inside the operations.
     const bool from_fork = iteration % 10 == 0;
     const auto delay = std::chrono::microseconds(random() % 30001);
-    std::fflush(nullptr);
-    const pid_t pid = ::fork();
-    ASSERT_GE(pid, 0);
-    if (pid == 0) {
+    const pid_t pid = fork_child([&]() -> int {
       ::close(fds[0]);
       run_child(dir, iteration, child_seed, fds[1]);
-    }
+    });
+    ASSERT_GE(pid, 0);
     ::close(fds[1]);
 
     std::string output;
@@ -808,13 +645,11 @@ TEST_F(CrashTest, KillNineAtRandomInstantsLeavesAConsistentRecoverableRegistry) 
       int recovery_fds[2];
       ASSERT_EQ(::pipe2(recovery_fds, O_CLOEXEC), 0);
       const auto recovery_delay = std::chrono::microseconds(random() % 10001);
-      std::fflush(nullptr);
-      const pid_t recovering = ::fork();
-      ASSERT_GE(recovering, 0);
-      if (recovering == 0) {
+      const pid_t recovering = fork_child([&]() -> int {
         ::close(recovery_fds[0]);
         run_child(dir, iteration, 0, recovery_fds[1], /*recover_only=*/true);
-      }
+      });
+      ASSERT_GE(recovering, 0);
       ::close(recovery_fds[1]);
       std::this_thread::sleep_for(recovery_delay);  // the random kill instant
       ::kill(recovering, SIGKILL);

@@ -10,21 +10,18 @@
 #include <signal.h>
 #include <spdlog/logger.h>
 #include <spdlog/sinks/base_sink.h>
-#include <spdlog/sinks/null_sink.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -36,107 +33,26 @@
 #include <string>
 #include <vector>
 
+#include "child_process.hpp"
 #include "modelreg/modelreg.hpp"
+#include "pseudo_random.hpp"
+#include "reference_sha256.hpp"
+#include "test_dir.hpp"
 
 namespace modelreg {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::fill_pseudo_random;
+using testing::fork_child;
 using ::testing::HasSubstr;
+using testing::pseudo_random_bytes;
+using testing::read_file;
+using testing::ReferenceSha256;
+using testing::silence_modelreg_logging;
 
 // ---------------------------------------------------------------------------------------------
-// A reference SHA-256 (FIPS 180-4), independent of the library's, so that the digests the
-// registry records are checked against an oracle of our own.
-
-class ReferenceSha256 {
- public:
-  void update(const void* data, std::size_t size) {
-    const auto* bytes = static_cast<const std::uint8_t*>(data);
-    total_ += size;
-    while (size > 0) {
-      const std::size_t take = std::min(size, sizeof block_ - used_);
-      std::memcpy(block_ + used_, bytes, take);
-      used_ += take;
-      bytes += take;
-      size -= take;
-      if (used_ == sizeof block_) {
-        compress(block_);
-        used_ = 0;
-      }
-    }
-  }
-
-  std::string hex_digest() {
-    const std::uint64_t bits = total_ * 8;
-    const std::uint8_t one = 0x80;
-    update(&one, 1);
-    const std::uint8_t zero = 0;
-    while (used_ != 56) update(&zero, 1);
-    std::uint8_t length[8];
-    for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
-    update(length, 8);
-    std::string hex;
-    for (std::uint32_t word : state_) hex += fmt::format("{:08x}", word);
-    return hex;
-  }
-
- private:
-  static std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
-
-  void compress(const std::uint8_t* p) {
-    static constexpr std::array<std::uint32_t, 64> k = {
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-        0xc67178f2};
-    std::uint32_t w[64];
-    for (int i = 0; i < 16; ++i) {
-      w[i] = std::uint32_t{p[4 * i]} << 24 | std::uint32_t{p[4 * i + 1]} << 16 |
-             std::uint32_t{p[4 * i + 2]} << 8 | std::uint32_t{p[4 * i + 3]};
-    }
-    for (int i = 16; i < 64; ++i) {
-      const std::uint32_t s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >> 3);
-      const std::uint32_t s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10);
-      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-    }
-    std::uint32_t a = state_[0], b = state_[1], c = state_[2], d = state_[3], e = state_[4],
-                  f = state_[5], g = state_[6], h = state_[7];
-    for (int i = 0; i < 64; ++i) {
-      const std::uint32_t t1 =
-          h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + k[i] + w[i];
-      const std::uint32_t t2 =
-          (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-      h = g;
-      g = f;
-      f = e;
-      e = d + t1;
-      d = c;
-      c = b;
-      b = a;
-      a = t1 + t2;
-    }
-    state_[0] += a;
-    state_[1] += b;
-    state_[2] += c;
-    state_[3] += d;
-    state_[4] += e;
-    state_[5] += f;
-    state_[6] += g;
-    state_[7] += h;
-  }
-
-  std::array<std::uint32_t, 8> state_ = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                                         0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-  std::uint8_t block_[64] = {};
-  std::size_t used_ = 0;
-  std::uint64_t total_ = 0;
-};
+// Digests, checked against a reference SHA-256 of our own.
 
 std::string sha256_hex(const Bytes& bytes) {
   ReferenceSha256 hash;
@@ -155,27 +71,7 @@ std::string sha256_of_file(const fs::path& path) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Deterministic artifact bytes.
-
-std::uint64_t splitmix64(std::uint64_t& state) {
-  std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-void fill_pseudo_random(std::uint64_t& state, char* out, std::size_t size) {
-  for (std::size_t i = 0; i < size; i += 8) {
-    const std::uint64_t word = splitmix64(state);
-    std::memcpy(out + i, &word, std::min<std::size_t>(8, size - i));
-  }
-}
-
-Bytes pseudo_random_bytes(std::size_t size, std::uint64_t seed) {
-  Bytes bytes(size);
-  fill_pseudo_random(seed, reinterpret_cast<char*>(bytes.data()), size);
-  return bytes;
-}
+// Streamed artifacts.
 
 // An input stream of `size` pseudo-random bytes that never holds more than one chunk, so that
 // registering from it proves nothing upstream needs the whole artifact in memory.
@@ -229,11 +125,6 @@ class HashingSinkBuf : public std::streambuf {
 // ---------------------------------------------------------------------------------------------
 // Files, directories, processes, logs.
 
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
 void write_file(const fs::path& path, std::string_view contents) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(contents.data(), static_cast<std::streamsize>(contents.size()));
@@ -249,27 +140,6 @@ std::set<std::string> tree(const fs::path& root) {
   return entries;
 }
 
-// A unique directory under the system temp directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() / fmt::format("modelreg-durable-{}-{}-{:08x}", ::getpid(),
-                                                    counter++, std::random_device{}());
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
 struct ChildOutcome {
   int status = 0;      // as waitpid reports it
   std::string report;  // what the child sent back; empty means every check passed
@@ -281,10 +151,7 @@ struct ChildOutcome {
 ChildOutcome run_in_child(const std::function<std::string()>& body) {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) return {-1, std::string("pipe: ") + std::strerror(errno)};
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  if (pid < 0) return {-1, std::string("fork: ") + std::strerror(errno)};
-  if (pid == 0) {
+  const pid_t pid = fork_child([&] {
     ::close(fds[0]);
     std::string report;
     try {
@@ -304,8 +171,9 @@ ChildOutcome run_in_child(const std::function<std::string()>& body) {
         left -= static_cast<std::size_t>(n);
       }
     }
-    ::_exit(report.empty() ? 0 : 1);
-  }
+    return report.empty() ? 0 : 1;
+  });
+  if (pid < 0) return {-1, std::string("fork: ") + std::strerror(errno)};
   ::close(fds[1]);
   ChildOutcome outcome;
   char buffer[4096];
@@ -417,12 +285,6 @@ std::string expect_logged_error(const CapturedLog& log, const std::string& conte
   return {};
 }
 
-// Silences modelreg inside a child process (expected errors would otherwise flood the output).
-void silence_modelreg_logging() {
-  set_logger(std::make_shared<spdlog::logger>("modelreg-child",
-                                              std::make_shared<spdlog::sinks::null_sink_mt>()));
-}
-
 class DurableRegistryTest : public ::testing::Test {
  protected:
   fs::path dir() const { return temp_.path() / "registry"; }
@@ -431,7 +293,7 @@ class DurableRegistryTest : public ::testing::Test {
     return dir() / "artifacts" / *version.artifact_path;
   }
 
-  TempDir temp_;
+  testing::TestDir temp_{"modelreg-durable"};
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -1024,10 +886,7 @@ TEST_F(DurableRegistryTest, RelaxedDurabilityKeepsCommitsWhenTheProcessIsKilled)
   relaxed.durability = Durability::Relaxed;
   int ready[2];
   ASSERT_EQ(::pipe2(ready, O_CLOEXEC), 0);
-  std::fflush(nullptr);
-  const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
+  const pid_t pid = fork_child([&] {
     ::close(ready[0]);
     silence_modelreg_logging();
     char result = 'x';
@@ -1046,8 +905,9 @@ TEST_F(DurableRegistryTest, RelaxedDurabilityKeepsCommitsWhenTheProcessIsKilled)
     // Every call above has returned: report, then die without closing anything.
     (void)!::write(ready[1], &result, 1);
     ::raise(SIGKILL);
-    ::_exit(99);
-  }
+    return 99;
+  });
+  ASSERT_GE(pid, 0);
   ::close(ready[1]);
   char result = 0;
   ASSERT_EQ(::read(ready[0], &result, 1), 1);
@@ -1055,7 +915,7 @@ TEST_F(DurableRegistryTest, RelaxedDurabilityKeepsCommitsWhenTheProcessIsKilled)
   int status = 0;
   ASSERT_EQ(::waitpid(pid, &status, 0), pid);
   ASSERT_EQ(result, 'k') << "the child failed before it was killed";
-  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  ASSERT_TRUE(testing::killed_by_sigkill(status));
 
   for (const auto& options : {OpenOptions{}, relaxed}) {
     auto registry = ModelRegistry::open(dir(), options);

@@ -11,42 +11,41 @@
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
-#include <spdlog/logger.h>
-#include <spdlog/sinks/null_sink.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
-#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <istream>
-#include <iterator>
 #include <map>
-#include <memory>
 #include <optional>
-#include <random>
 #include <set>
 #include <sstream>
-#include <streambuf>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "child_process.hpp"
 #include "modelreg/modelreg.hpp"
+#include "test_dir.hpp"
 
 namespace modelreg {
 namespace {
 
 namespace fs = std::filesystem;
 using Clock = std::chrono::steady_clock;
+using testing::Children;
+using testing::exited_cleanly;
+using testing::InterruptingStreamBuf;
+using testing::killed_by_sigkill;
+using testing::read_file;
+using testing::silence_modelreg_logging;
+using testing::TestDir;
+
+constexpr const char* kTempPrefix = "modelreg-multiprocess";
 
 constexpr int kWriters = 4;
 // How long children may take to open the registry and reach the start gate.
@@ -56,32 +55,6 @@ constexpr std::chrono::seconds kRunTimeout{120};
 
 Clock::time_point deadline_in(std::chrono::seconds timeout) {
   return Clock::now() + timeout;
-}
-
-// A unique directory under the system temp directory, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    static std::atomic<int> counter{0};
-    path_ = fs::temp_directory_path() / fmt::format("modelreg-multiprocess-{}-{}-{:08x}",
-                                                    ::getpid(), counter++, std::random_device{}());
-    fs::create_directories(path_);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 std::vector<std::string> read_lines(const fs::path& path) {
@@ -173,75 +146,6 @@ class StartGate {
   int go_[2] = {-1, -1};
 };
 
-// Forked child processes, killed and reaped if the test ends before they do.
-class Children {
- public:
-  Children() = default;
-  Children(const Children&) = delete;
-  Children& operator=(const Children&) = delete;
-  ~Children() {
-    for (pid_t pid : running_) ::kill(pid, SIGKILL);
-    for (pid_t pid : running_) ::waitpid(pid, nullptr, 0);
-  }
-
-  // Runs `body` in a new child process; its return value is the child's exit status. The child
-  // dies with the parent and leaves through _exit, so nothing of the test runner runs twice.
-  pid_t spawn(const std::function<int()>& body) {
-    std::fflush(nullptr);
-    const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
-    if (pid == 0) {
-      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-      int status = 120;
-      try {
-        status = body();
-      } catch (const std::exception& e) {
-        std::fprintf(stderr, "child %d threw: %s\n", static_cast<int>(::getpid()), e.what());
-      } catch (...) {
-        std::fprintf(stderr, "child %d threw\n", static_cast<int>(::getpid()));
-      }
-      ::_exit(status);
-    }
-    running_.push_back(pid);
-    return pid;
-  }
-
-  // Waits for `pid` and returns its wait status. A child still running at `deadline` is killed
-  // (and reported as killed), so that a hung child fails the test instead of hanging it. Callers
-  // waiting for several children pass them one deadline, so that timeouts do not add up.
-  int wait(pid_t pid, Clock::time_point deadline) {
-    int status = -1;
-    for (;;) {
-      const pid_t done = ::waitpid(pid, &status, WNOHANG);
-      if (done == pid || (done < 0 && errno != EINTR)) break;
-      if (Clock::now() >= deadline) {
-        std::fprintf(stderr, "child %d still running at its deadline: killed\n",
-                     static_cast<int>(pid));
-        ::kill(pid, SIGKILL);
-        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
-        break;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // polling waitpid, no timing
-    }
-    running_.erase(std::remove(running_.begin(), running_.end(), pid), running_.end());
-    return status;
-  }
-
- private:
-  std::vector<pid_t> running_;
-};
-
-bool exited_cleanly(int status) {
-  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
-}
-
-// Expected errors would flood the output from four processes; outcomes are reported in files.
-void silence_modelreg_logging() {
-  set_logger(std::make_shared<spdlog::logger>("modelreg-child",
-                                              std::make_shared<spdlog::sinks::null_sink_mt>()));
-}
-
 // Checks what every test leaves behind in a registry directory nobody has open.
 void expect_no_leftovers(const fs::path& dir, const std::set<std::string>& artifact_paths) {
   auto registry = ModelRegistry::open(dir);
@@ -261,7 +165,7 @@ void expect_no_leftovers(const fs::path& dir, const std::set<std::string>& artif
 // open but the first blocks on that lock for as long as the first child lives.
 
 TEST(MultiprocessTest, ProcessesForkedAfterTheParentUsedARegistryCanAllOpenIt) {
-  TempDir temp;
+  TestDir temp(kTempPrefix);
   const fs::path dir = temp.path() / "registry";
   {
     auto registry = ModelRegistry::open(dir);
@@ -305,32 +209,8 @@ TEST(MultiprocessTest, ProcessesForkedAfterTheParentUsedARegistryCanAllOpenIt) {
 // Several processes recovering the same dead writers at once: each dead writer's work is undone
 // exactly once, and no recovering process disturbs another.
 
-// A source of `size` bytes that kills its own process after `kill_after` of them.
-class KillingStreamBuf : public std::streambuf {
- public:
-  KillingStreamBuf(std::size_t size, std::size_t kill_after)
-      : size_(size), kill_after_(kill_after) {}
-
- protected:
-  int_type underflow() override {
-    if (delivered_ >= kill_after_) ::raise(SIGKILL);
-    if (delivered_ >= size_) return traits_type::eof();
-    const std::size_t n = std::min({chunk_.size(), size_ - delivered_, kill_after_ - delivered_});
-    std::fill_n(chunk_.data(), n, 'k');
-    delivered_ += n;
-    setg(chunk_.data(), chunk_.data(), chunk_.data() + n);
-    return traits_type::to_int_type(chunk_[0]);
-  }
-
- private:
-  std::size_t size_;
-  std::size_t kill_after_;
-  std::size_t delivered_ = 0;
-  std::array<char, 1 << 16> chunk_{};
-};
-
 TEST(MultiprocessTest, ConcurrentRecoveryUndoesEachDeadWriterOnce) {
-  TempDir temp;
+  TestDir temp(kTempPrefix);
   const fs::path dir = temp.path() / "registry";
   constexpr int kDead = 3;
   {
@@ -347,7 +227,7 @@ TEST(MultiprocessTest, ConcurrentRecoveryUndoesEachDeadWriterOnce) {
       OpenOptions options;
       options.recover = false;
       auto registry = ModelRegistry::open(dir, options);
-      KillingStreamBuf source(2 << 20, 1 << 20);
+      InterruptingStreamBuf source(2 << 20, 1 << 20, [] { ::raise(SIGKILL); });
       std::istream in(&source);
       RegisterOptions registration;
       registration.artifact_stream = &in;
@@ -355,7 +235,7 @@ TEST(MultiprocessTest, ConcurrentRecoveryUndoesEachDeadWriterOnce) {
       return 3;  // not reached: the source kills the process midway
     });
     const int status = children.wait(pid, deadline_in(std::chrono::seconds(60)));
-    ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) << "status " << status;
+    ASSERT_TRUE(killed_by_sigkill(status)) << "status " << status;
   }
 
   StartGate gate;
@@ -596,12 +476,12 @@ void run_registration_race(const fs::path& root, const RaceConfig& config) {
 // With the default Full durability (every commit fsync'd), and with Relaxed, whose commits
 // reach the WAL unsynced: the exclusivity must not depend on the durability option.
 TEST(MultiprocessTest, ConcurrentRegistrationsAreUniqueFull) {
-  TempDir temp;
+  TestDir temp(kTempPrefix);
   run_registration_race(temp.path(), {Durability::Full, 250, 50, true});
 }
 
 TEST(MultiprocessTest, ConcurrentRegistrationsAreUniqueRelaxed) {
-  TempDir temp;
+  TestDir temp(kTempPrefix);
   run_registration_race(temp.path(), {Durability::Relaxed, 250, 50, true});
 }
 
@@ -617,7 +497,7 @@ std::string promoter_version(int promoter, int j) {
 }
 
 TEST(MultiprocessTest, ConcurrentPromotionsLeaveExactlyOneProductionVersion) {
-  TempDir temp;
+  TestDir temp(kTempPrefix);
   const fs::path dir = temp.path() / "registry";
   {
     auto registry = ModelRegistry::open(dir);
@@ -785,7 +665,7 @@ TEST(MultiprocessTest, ConcurrentPromotionsLeaveExactlyOneProductionVersion) {
 constexpr int kCandidates = 20;
 
 TEST(MultiprocessTest, CompareAndSwapPromotionHasExactlyOneWinnerAcrossProcesses) {
-  TempDir temp;
+  TestDir temp(kTempPrefix);
   const fs::path dir = temp.path() / "registry";
   {
     auto registry = ModelRegistry::open(dir);

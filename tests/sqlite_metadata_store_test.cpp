@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <memory>
 #include <random>
 #include <string>
@@ -31,6 +30,7 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
+using testing::read_file;
 
 Timestamp at(std::int64_t offset_ns) {
   return Timestamp(std::chrono::duration_cast<Timestamp::duration>(
@@ -55,11 +55,6 @@ ModelVersion make_version(const std::string& model, const std::string& version,
   v.created_at = at(1);
   v.updated_at = at(2);
   return v;
-}
-
-std::string read_bytes(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
 void write_bytes(const fs::path& path, const std::string& bytes) {
@@ -398,7 +393,7 @@ TEST_F(SqliteMetadataStoreTest, ALockHeldPastTheLockTimeoutIsAStorageErrorAndCha
 // Opening `path` must throw E naming the file, and leave the file's bytes as they were.
 template <typename E>
 void expect_refused_untouched(const fs::path& path, const std::string& needle = "") {
-  const std::string before = read_bytes(path);
+  const std::string before = read_file(path);
   try {
     SqliteMetadataStore store(path);
     ADD_FAILURE() << "opening " << path << " should have thrown";
@@ -410,7 +405,7 @@ void expect_refused_untouched(const fs::path& path, const std::string& needle = 
   } catch (const std::exception& e) {
     ADD_FAILURE() << "wrong exception: " << e.what();
   }
-  EXPECT_EQ(read_bytes(path), before) << path << " was modified";
+  EXPECT_EQ(read_file(path), before) << path << " was modified";
 }
 
 TEST_F(SqliteMetadataStoreTest, RandomBytesAreDataLossAndStayUntouched) {
@@ -453,7 +448,7 @@ TEST_F(SqliteMetadataStoreTest, ADamagedModelregDatabaseIsDataLossAndStaysUntouc
     store->create_version(make_version("resnet", "1.0"));
   }
   // Overwrite page 1 after the 100-byte file header: the schema table's b-tree page.
-  std::string bytes = read_bytes(db_path());
+  std::string bytes = read_file(db_path());
   ASSERT_GT(bytes.size(), 4096u);
   for (std::size_t i = 100; i < 4096; ++i) bytes[i] = static_cast<char>(0xA5 ^ (i * 31));
   write_bytes(db_path(), bytes);
@@ -466,7 +461,7 @@ TEST_F(SqliteMetadataStoreTest, ANewerSchemaIsRefusedNamingBothVersionsAndUntouc
     RawDb raw(db_path());
     ASSERT_EQ(raw.exec("PRAGMA user_version = 999"), SQLITE_OK);
   }
-  const std::string before = read_bytes(db_path());
+  const std::string before = read_file(db_path());
   try {
     SqliteMetadataStore store(db_path());
     FAIL() << "expected FailedPreconditionError";
@@ -476,7 +471,7 @@ TEST_F(SqliteMetadataStoreTest, ANewerSchemaIsRefusedNamingBothVersionsAndUntouc
     EXPECT_THAT(e.what(),
                 HasSubstr("version " + std::to_string(SqliteMetadataStore::kSchemaVersion)));
   }
-  EXPECT_EQ(read_bytes(db_path()), before);
+  EXPECT_EQ(read_file(db_path()), before);
   RawDb raw(db_path());
   EXPECT_EQ(raw.integer("PRAGMA user_version"), 999);
 }

@@ -1,8 +1,11 @@
 #pragma once
 
-// A fresh, uniquely named temporary directory, removed when the test is done.
+// A fresh, uniquely named temporary directory, removed when the test is done, and reading a
+// file back whole.
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 
@@ -10,10 +13,11 @@ namespace modelreg::testing {
 
 class TestDir {
  public:
-  TestDir() {
+  // `prefix` starts the directory's name, to tell which test left a directory behind.
+  explicit TestDir(const std::string& prefix = "modelreg-test") {
     std::random_device random;
     path_ = std::filesystem::temp_directory_path() /
-            ("modelreg-test-" + std::to_string(random()) + std::to_string(random()));
+            (prefix + "-" + std::to_string(random()) + std::to_string(random()));
     std::filesystem::create_directories(path_);
   }
   ~TestDir() {
@@ -37,5 +41,11 @@ class TestDir {
  private:
   std::filesystem::path path_;
 };
+
+// The whole contents of `path` (empty if it cannot be read).
+inline std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
 
 }  // namespace modelreg::testing
