@@ -168,6 +168,8 @@ TEST_P(ModelStoreConformance, ReadersNeverSeeAPartialArtifact) {
           "m", "1",
           Bytes(1000 + static_cast<std::size_t>(i) * 997, static_cast<std::uint8_t>('a' + i % 26)));
     }
+    // The in-memory store is fast enough to finish before a reader ran: let them read too.
+    while (reads.load() < 6) std::this_thread::yield();
     stop = true;
   });
   std::vector<std::thread> readers;
