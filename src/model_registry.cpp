@@ -190,7 +190,7 @@ ModelVersion ModelRegistry::register_version(std::string_view name, std::string_
     if (source == nullptr) {
       std::lock_guard<std::mutex> lock(impl_->mutex);
       impl_->metadata->create_version(v);
-      return *impl_->metadata->get_version(name, version);
+      return v;  // exactly what was stored: no need to read it back
     }
 
     // Reserve the key first: a duplicate fails here, before any byte is written.

@@ -102,7 +102,8 @@ void write_all(int fd, const char* data, std::size_t size, const std::filesystem
 
 void write_file_atomically(const std::filesystem::path& target, std::istream& in,
                            const std::function<void()>& before_rename) {
-  const auto directory = target.parent_path();
+  // A bare file name lives in the current directory.
+  const auto directory = target.has_parent_path() ? target.parent_path() : ".";
   create_directories_durably(directory);
   std::filesystem::path temp;
   UniqueFd fd;

@@ -316,6 +316,17 @@ TEST_P(ModelRegistryTest, RegistersFromStreamsAndFiles) {
   EXPECT_FALSE(registry_->get_version("m", "missing").has_value());
 }
 
+TEST_P(ModelRegistryTest, LoadsToABareFileNameInTheCurrentDirectory) {
+  register_with("m", "1", "weights");
+  const auto previous = std::filesystem::current_path();
+  std::filesystem::current_path(dir_.path());
+  const bool loaded = registry_->load_artifact("m", "1", std::filesystem::path("bare.bin"));
+  std::filesystem::current_path(previous);
+  EXPECT_TRUE(loaded);
+  std::ifstream in(dir_.path() / "bare.bin", std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(in), {}), "weights");
+}
+
 TEST_P(ModelRegistryTest, CorruptArtifactsAreNeverReturned) {
   testing::LogCapture log;
   register_with("m", "1", "the real weights");

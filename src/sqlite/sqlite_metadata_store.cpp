@@ -55,11 +55,15 @@ CREATE TABLE IF NOT EXISTS versions (
   version         TEXT NOT NULL,
   -- Registration order within the model; NULL until a reserved version is published.
   seq             INTEGER,
-  state           TEXT NOT NULL CHECK (state IN ('visible', 'registering', 'deleting')),
+  -- Equality chains rather than IN (...): SQLite builds a temporary index for an IN list on
+  -- every row written, a quarter of the cost of a registration.
+  state           TEXT NOT NULL
+                  CHECK (state = 'visible' OR state = 'registering' OR state = 'deleting'),
   owner           TEXT,
   pending_since   INTEGER,
   stage           TEXT NOT NULL
-                  CHECK (stage IN ('development', 'staging', 'production', 'archived')),
+                  CHECK (stage = 'development' OR stage = 'staging' OR stage = 'production'
+                         OR stage = 'archived'),
   framework       TEXT NOT NULL,
   artifact_path   TEXT,
   artifact_size   INTEGER NOT NULL,
@@ -111,7 +115,10 @@ enum Sql : std::size_t {
   kLatest,
   kProduction,
   kListVersions,
-  kListVersionsInStage,
+  kListDevelopment,
+  kListStaging,
+  kListProduction,
+  kListArchived,
   kGetModel,
   kListModels,
   kListPending,
@@ -176,10 +183,21 @@ constexpr std::array<std::string_view, kSqlCount> kSqlText = {
     "SELECT " MODELREG_VERSION_COLUMNS
     " FROM models m JOIN versions v ON v.model_id = m.id "
     "WHERE m.name = ?1 AND v.state = 'visible' ORDER BY v.seq",
-    // kListVersionsInStage
+    // kListDevelopment .. kListArchived: the stage is part of the text, not a parameter, so
+    // that the plan is fixed (a bound stage makes SQLite re-prepare on every call to decide
+    // whether versions_one_production applies).
     "SELECT " MODELREG_VERSION_COLUMNS
     " FROM models m JOIN versions v ON v.model_id = m.id "
-    "WHERE m.name = ?1 AND v.state = 'visible' AND v.stage = ?2 ORDER BY v.seq",
+    "WHERE m.name = ?1 AND v.state = 'visible' AND v.stage = 'development' ORDER BY v.seq",
+    "SELECT " MODELREG_VERSION_COLUMNS
+    " FROM models m JOIN versions v ON v.model_id = m.id "
+    "WHERE m.name = ?1 AND v.state = 'visible' AND v.stage = 'staging' ORDER BY v.seq",
+    "SELECT " MODELREG_VERSION_COLUMNS
+    " FROM models m JOIN versions v ON v.model_id = m.id "
+    "WHERE m.name = ?1 AND v.state = 'visible' AND v.stage = 'production' ORDER BY v.seq",
+    "SELECT " MODELREG_VERSION_COLUMNS
+    " FROM models m JOIN versions v ON v.model_id = m.id "
+    "WHERE m.name = ?1 AND v.state = 'visible' AND v.stage = 'archived' ORDER BY v.seq",
     // kGetModel
     "SELECT description, tags, created_at FROM models WHERE name = ?1",
     // kListModels: a model whose versions are all pending is not visible either. BINARY
@@ -300,10 +318,13 @@ ModelVersion read_version(const Statement& row, const std::string& path) {
     version.artifact_path = row.optional_text(4);
     version.artifact_size = static_cast<std::uint64_t>(row.int64(5));
     version.artifact_sha256 = row.text(6);
-    version.metrics = decode_metrics(row.text_view(7));
-    version.parameters = nlohmann::json::parse(row.text_view(8));
-    version.tags =
-        nlohmann::json::parse(row.text_view(9)).get<std::map<std::string, std::string>>();
+    // "{}" is the common case of all three and needs no parser.
+    if (row.text_view(7) != "{}") version.metrics = decode_metrics(row.text_view(7));
+    if (row.text_view(8) != "{}") version.parameters = nlohmann::json::parse(row.text_view(8));
+    if (row.text_view(9) != "{}") {
+      version.tags =
+          nlohmann::json::parse(row.text_view(9)).get<std::map<std::string, std::string>>();
+    }
     version.description = row.text(10);
     version.created_at = from_nanos(row.int64(11));
     version.updated_at = from_nanos(row.int64(12));
@@ -397,10 +418,17 @@ class SqliteMetadataStore::Impl {
   // Runs `body(connection)` as one BEGIN IMMEDIATE transaction on the write connection,
   // retried from scratch while another process holds the lock. `body` commits by returning;
   // throwing rolls everything back.
+  //
+  // With `durable` false the commit is not fsync'd even under Durability::Full: for a
+  // reservation, which a power loss may forget (an unreferenced artifact file is the worst
+  // outcome) and which the fsync of the publishing commit makes durable anyway, since the WAL
+  // is synced in order.
   template <typename Body>
-  auto write(std::string_view operation, Body&& body) {
+  auto write(std::string_view operation, Body&& body, bool durable = true) {
     return with_retry(operation, [&]() {
       std::lock_guard<std::mutex> lock(write_mutex_);
+      SyncOverride sync(*writer_, !durable && options_.durability == Durability::Full,
+                        restore_full_sync_);
       Transaction transaction(*writer_, Transaction::Kind::Write);
       if constexpr (std::is_void_v<decltype(body(*writer_))>) {
         body(*writer_);
@@ -471,6 +499,37 @@ class SqliteMetadataStore::Impl {
   };
 
   static constexpr std::size_t kMaxIdleReaders = 16;
+
+  // Lowers the write connection to synchronous=NORMAL for one transaction (when `active`).
+  // Should restoring FULL fail, `restore_pending` stays set and the next write restores it
+  // before it begins, so a durable commit is never made unsynced.
+  class SyncOverride {
+   public:
+    SyncOverride(Connection& connection, bool active, bool& restore_pending)
+        : connection_(connection), active_(active), restore_pending_(restore_pending) {
+      if (restore_pending_) {
+        connection_.exec("PRAGMA synchronous = FULL");
+        restore_pending_ = false;
+      }
+      if (active_) {
+        restore_pending_ = true;
+        connection_.exec("PRAGMA synchronous = NORMAL");
+      }
+    }
+    ~SyncOverride() {
+      if (active_ && sqlite3_exec(connection_.handle(), "PRAGMA synchronous = FULL", nullptr,
+                                  nullptr, nullptr) == SQLITE_OK) {
+        restore_pending_ = false;
+      }
+    }
+    SyncOverride(const SyncOverride&) = delete;
+    SyncOverride& operator=(const SyncOverride&) = delete;
+
+   private:
+    Connection& connection_;
+    bool active_;
+    bool& restore_pending_;
+  };
 
   static SqliteOptions clamp(SqliteOptions options) {
     using std::chrono::milliseconds;
@@ -637,6 +696,7 @@ class SqliteMetadataStore::Impl {
 
   std::mutex write_mutex_;
   std::unique_ptr<Connection> writer_;
+  bool restore_full_sync_ = false;  // guarded by write_mutex_; see SyncOverride
 
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<Connection>> idle_readers_;
@@ -664,54 +724,57 @@ void SqliteMetadataStore::create_version_impl(const ModelVersion& version, std::
   const std::string framework(to_string(version.framework));
   const bool reserved = !owner.empty();
 
-  impl_->write("create_version", [&](Connection& connection) {
-    std::int64_t model_id = 0;
-    {
-      auto model = use(connection, kFindModel);
-      model->bind(1, version.model_name);
-      if (model->step()) model_id = model->int64(0);
-    }
-    if (model_id != 0) {
-      if (auto existing = find_key(connection, version.model_name, version.version)) {
-        throw AlreadyExistsError(fmt::format(
-            "{} already exists{}", version.full_name(),
-            existing->visible() ? "" : fmt::format(" (reserved: {})", existing->state)));
-      }
-    } else {
-      auto insert = use(connection, kInsertModel);
-      insert->bind(1, version.model_name);
-      insert->bind(2, to_nanos(version.created_at));
-      insert->run();
-      model_id = sqlite3_last_insert_rowid(connection.handle());
-    }
+  impl_->write(
+      "create_version",
+      [&](Connection& connection) {
+        std::int64_t model_id = 0;
+        {
+          auto model = use(connection, kFindModel);
+          model->bind(1, version.model_name);
+          if (model->step()) model_id = model->int64(0);
+        }
+        if (model_id != 0) {
+          if (auto existing = find_key(connection, version.model_name, version.version)) {
+            throw AlreadyExistsError(fmt::format(
+                "{} already exists{}", version.full_name(),
+                existing->visible() ? "" : fmt::format(" (reserved: {})", existing->state)));
+          }
+        } else {
+          auto insert = use(connection, kInsertModel);
+          insert->bind(1, version.model_name);
+          insert->bind(2, to_nanos(version.created_at));
+          insert->run();
+          model_id = sqlite3_last_insert_rowid(connection.handle());
+        }
 
-    auto insert = use(connection, kInsertVersion);
-    insert->bind(1, model_id);
-    insert->bind(2, version.version);
-    if (reserved) {
-      insert->bind_null(3);  // the registration order is assigned when it is published
-      insert->bind(4, kRegistering);
-      insert->bind(5, owner);
-      insert->bind(6, now_nanos());
-    } else {
-      insert->bind(3, next_seq(connection, model_id));
-      insert->bind(4, kVisible);
-      insert->bind_null(5);
-      insert->bind_null(6);
-    }
-    insert->bind(7, stage);
-    insert->bind(8, framework);
-    insert->bind(9, version.artifact_path);
-    insert->bind(10, static_cast<std::int64_t>(version.artifact_size));
-    insert->bind(11, version.artifact_sha256);
-    insert->bind(12, encoded.metrics);
-    insert->bind(13, encoded.parameters);
-    insert->bind(14, encoded.tags);
-    insert->bind(15, version.description);
-    insert->bind(16, to_nanos(version.created_at));
-    insert->bind(17, to_nanos(version.updated_at));
-    insert->run();
-  });
+        auto insert = use(connection, kInsertVersion);
+        insert->bind(1, model_id);
+        insert->bind(2, version.version);
+        if (reserved) {
+          insert->bind_null(3);  // the registration order is assigned when it is published
+          insert->bind(4, kRegistering);
+          insert->bind(5, owner);
+          insert->bind(6, now_nanos());
+        } else {
+          insert->bind(3, next_seq(connection, model_id));
+          insert->bind(4, kVisible);
+          insert->bind_null(5);
+          insert->bind_null(6);
+        }
+        insert->bind(7, stage);
+        insert->bind(8, framework);
+        insert->bind(9, version.artifact_path);
+        insert->bind(10, static_cast<std::int64_t>(version.artifact_size));
+        insert->bind(11, version.artifact_sha256);
+        insert->bind(12, encoded.metrics);
+        insert->bind(13, encoded.parameters);
+        insert->bind(14, encoded.tags);
+        insert->bind(15, version.description);
+        insert->bind(16, to_nanos(version.created_at));
+        insert->bind(17, to_nanos(version.updated_at));
+        insert->run();
+      },
+      /*durable=*/!reserved);
 }
 
 ModelVersion SqliteMetadataStore::publish_version_impl(std::string_view model_name,
@@ -897,9 +960,25 @@ std::optional<ModelVersion> SqliteMetadataStore::production_version_impl(
 std::vector<ModelVersion> SqliteMetadataStore::list_versions_impl(
     std::string_view model_name, std::optional<ModelStage> stage) const {
   return impl_->read("list_versions", [&](Connection& connection) {
-    auto rows = use(connection, stage ? kListVersionsInStage : kListVersions);
+    Sql sql = kListVersions;
+    if (stage) {
+      switch (*stage) {
+        case ModelStage::Development:
+          sql = kListDevelopment;
+          break;
+        case ModelStage::Staging:
+          sql = kListStaging;
+          break;
+        case ModelStage::Production:
+          sql = kListProduction;
+          break;
+        case ModelStage::Archived:
+          sql = kListArchived;
+          break;
+      }
+    }
+    auto rows = use(connection, sql);
     rows->bind(1, model_name);
-    if (stage) rows->bind(2, to_string(*stage));
     return read_versions(rows, connection.path());
   });
 }
