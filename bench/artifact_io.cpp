@@ -1,0 +1,256 @@
+// Large artifacts in bounded memory: registers a file of N bytes (default 2 GiB) into a fresh
+// durable registry and loads it back through the file and the stream APIs, timing each step and
+// measuring the process's peak resident memory; in the same run, the baselines on the same file:
+// `cp src dst && sync` (a file-only `sync dst`, and a bare `sync` for reference) and a plain
+// read() in 1 MiB chunks. PASS means the process never held more than 64 MiB resident.
+//
+//   artifact_io [--size-mib=N] [--dir=PATH] [--cold]
+//
+//   --size-mib=N   artifact size in MiB (default 2048, or $MODELREG_ARTIFACT_IO_SIZE_MIB)
+//   --dir=PATH     parent of the scratch directory (default $MODELREG_BENCH_DIR or /tmp); the
+//                  scratch directory and everything in it is removed at the end
+//   --cold         drop each input file from the page cache (posix_fadvise, no root needed)
+//                  before each step; default: warm cache, i.e. files are read right after they
+//                  were written
+//
+// Exit status: 0 if every step worked and the peak RSS stayed under the limit, 1 otherwise.
+
+#include <sys/statfs.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "modelreg/model_registry.hpp"
+#include "process_memory.hpp"
+#include "scratch_files.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace mb = modelreg::bench;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::uint64_t kRssLimit = std::uint64_t{64} << 20;
+
+struct Options {
+  std::uint64_t size_mib = 2048;
+  fs::path dir = mb::default_scratch_parent();
+  bool cold = false;
+};
+
+[[noreturn]] void usage(const char* message) {
+  std::fprintf(stderr, "artifact_io: %s\nusage: artifact_io [--size-mib=N] [--dir=PATH] [--cold]\n",
+               message);
+  std::exit(2);
+}
+
+Options parse(int argc, char** argv) {
+  Options options;
+  if (const char* env = std::getenv("MODELREG_ARTIFACT_IO_SIZE_MIB"); env && *env) {
+    options.size_mib = std::strtoull(env, nullptr, 10);
+  }
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&](const std::string& flag) -> std::string {
+      if (arg.size() > flag.size() && arg.compare(0, flag.size() + 1, flag + "=") == 0) {
+        return arg.substr(flag.size() + 1);
+      }
+      if (arg == flag && i + 1 < argc) return argv[++i];
+      usage(("missing value for " + flag).c_str());
+    };
+    if (arg.rfind("--size-mib", 0) == 0) {
+      options.size_mib = std::strtoull(value("--size-mib").c_str(), nullptr, 10);
+    } else if (arg.rfind("--dir", 0) == 0) {
+      options.dir = value("--dir");
+    } else if (arg == "--cold") {
+      options.cold = true;
+    } else {
+      usage(("unknown argument " + arg).c_str());
+    }
+  }
+  if (options.size_mib == 0) usage("--size-mib must be a positive number");
+  return options;
+}
+
+std::string filesystem_type(const fs::path& path) {
+  struct statfs info {};
+  if (::statfs(path.c_str(), &info) != 0) return "?";
+  switch (static_cast<unsigned long>(info.f_type)) {
+    case 0xEF53:
+      return "ext4";
+    case 0x58465342:
+      return "xfs";
+    case 0x9123683E:
+      return "btrfs";
+    case 0x01021994:
+      return "tmpfs";
+    case 0x794C7630:
+      return "overlayfs";
+    default: {
+      char hex[32];
+      std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(info.f_type));
+      return hex;
+    }
+  }
+}
+
+struct Step {
+  std::string name;
+  double seconds = 0;
+  std::uint64_t rss_before = 0;
+  std::uint64_t peak_rss = 0;  // VmHWM during the step (reset before it)
+  std::string baseline;        // name of the step it is compared with; empty for none
+};
+
+// Runs `body`, timing it and measuring the peak resident set while it runs.
+Step measure(const std::string& name, const std::string& baseline,
+             const std::function<void()>& body) {
+  Step step;
+  step.name = name;
+  step.baseline = baseline;
+  step.rss_before = mb::current_rss_bytes();
+  mb::reset_peak_rss();
+  const auto start = Clock::now();
+  body();
+  step.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  step.peak_rss = mb::peak_rss_bytes();
+  std::fprintf(stderr, "# %-34s %8.3f s\n", name.c_str(), step.seconds);
+  return step;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Options options = parse(argc, argv);
+  const std::uint64_t bytes = options.size_mib << 20;
+  const double mib = static_cast<double>(options.size_mib);
+  const std::uint64_t rss_at_start = mb::current_rss_bytes();
+
+  std::vector<Step> steps;
+  bool ok = true;
+  std::string cache_state = options.cold
+                                ? "cold (each input dropped with posix_fadvise DONTNEED first)"
+                                : "warm (each input was just written; nothing dropped)";
+  std::string scratch_path;
+  std::string fs_type;
+  try {
+    mb::ScratchDir scratch(options.dir, "modelreg-artifact-io-");
+    scratch_path = scratch.path().string();
+    fs_type = filesystem_type(scratch.path());
+    const fs::path source = scratch.path() / "source.bin";
+    const fs::path copy = scratch.path() / "copy.bin";
+    const fs::path loaded = scratch.path() / "loaded.bin";
+    const fs::path streamed = scratch.path() / "streamed.bin";
+    std::fprintf(stderr, "# writing a %llu MiB source file in %s\n",
+                 static_cast<unsigned long long>(options.size_mib), scratch_path.c_str());
+    mb::write_random_file(source, bytes);
+
+    auto prepare = [&](const fs::path& input) {
+      if (options.cold && !mb::drop_file_cache(input)) {
+        cache_state = "cold requested, but posix_fadvise failed: warm";
+      }
+    };
+
+    // Baselines.
+    prepare(source);
+    steps.push_back(
+        measure("cp src dst && sync dst", "", [&] { mb::copy_and_sync_with_cp(source, copy); }));
+    fs::remove(copy);
+    prepare(source);
+    steps.push_back(measure("cp src dst && sync (all files)", "", [&] {
+      const std::string command = "cp -- " + mb::shell_quote(source.string()) + " " +
+                                  mb::shell_quote(copy.string()) + " && sync";
+      if (std::system(command.c_str()) != 0) throw std::runtime_error("cp && sync failed");
+    }));
+    fs::remove(copy);
+    prepare(source);
+    steps.push_back(measure("plain read (1 MiB read() calls)", "", [&] {
+      if (mb::read_file_plain(source) != bytes) throw std::runtime_error("short read");
+    }));
+
+    // The registry.
+    modelreg::ModelRegistry registry = modelreg::ModelRegistry::open(scratch.path() / "registry");
+    prepare(source);
+    steps.push_back(measure("register_version(artifact_file)", "cp src dst && sync dst", [&] {
+      modelreg::RegisterOptions register_options;
+      register_options.artifact_file = source;
+      registry.register_version("large-model", "1", register_options);
+    }));
+    const fs::path stored =
+        scratch.path() / "registry" / "artifacts" / "large-model" / "1" / "model.bin";
+    prepare(stored);
+    steps.push_back(measure("load_artifact(name, version, path)", "cp src dst && sync dst", [&] {
+      if (!registry.load_artifact("large-model", "1", loaded)) {
+        throw std::runtime_error("artifact not found");
+      }
+    }));
+    if (fs::file_size(loaded) != bytes) throw std::runtime_error("loaded file has the wrong size");
+    fs::remove(loaded);
+    prepare(stored);
+    steps.push_back(
+        measure("load_artifact(name, version, ostream)", "plain read (1 MiB read() calls)", [&] {
+          std::ofstream out(streamed, std::ios::binary | std::ios::trunc);
+          if (!registry.load_artifact("large-model", "1", out)) {
+            throw std::runtime_error("artifact not found");
+          }
+          out.close();
+          if (!out) throw std::runtime_error("cannot write the stream");
+        }));
+    if (fs::file_size(streamed) != bytes) {
+      throw std::runtime_error("streamed file has the wrong size");
+    }
+    fs::remove(streamed);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "artifact_io: FAILED: %s\n", e.what());
+    ok = false;
+  }
+
+  const std::uint64_t lifetime_peak = mb::lifetime_max_rss_bytes();
+  std::printf("artifact_io: %llu MiB artifact through ModelRegistry::open (Durability::Full)\n",
+              static_cast<unsigned long long>(options.size_mib));
+  std::printf("scratch dir: %s (%s), removed afterwards\n", scratch_path.c_str(), fs_type.c_str());
+  std::printf("page cache: %s\n", cache_state.c_str());
+  std::printf(
+      "RSS at start: %.1f MiB; ratio = throughput / baseline throughput (1.00 = as fast)\n\n",
+      mb::to_mib(rss_at_start));
+  std::printf("| %-38s | %9s | %9s | %-44s | %6s | %13s |\n", "operation", "time (s)", "MiB/s",
+              "baseline", "ratio", "peak RSS MiB");
+  std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(40, '-').c_str(),
+              (std::string(10, '-') + ":").c_str(), (std::string(10, '-') + ":").c_str(),
+              std::string(46, '-').c_str(), (std::string(7, '-') + ":").c_str(),
+              (std::string(14, '-') + ":").c_str());
+  bool within_limit = lifetime_peak < kRssLimit;
+  for (const Step& step : steps) {
+    std::string baseline = "-";
+    std::string ratio = "-";
+    for (const Step& other : steps) {
+      if (other.name == step.baseline) {
+        char text[64];
+        std::snprintf(text, sizeof text, "%s (%.0f MiB/s)", other.name.c_str(),
+                      mib / other.seconds);
+        baseline = text;
+        std::snprintf(text, sizeof text, "%.2f", other.seconds / step.seconds);
+        ratio = text;
+      }
+    }
+    const bool registry_step = !step.baseline.empty();
+    if (registry_step && step.peak_rss >= kRssLimit) within_limit = false;
+    std::printf("| %-38s | %9.3f | %9.1f | %-44s | %6s | %13.1f |\n", step.name.c_str(),
+                step.seconds, mib / step.seconds, baseline.c_str(), ratio.c_str(),
+                mb::to_mib(step.peak_rss));
+  }
+  std::printf("\npeak RSS of the process (getrusage ru_maxrss): %.1f MiB; limit %.0f MiB: %s\n",
+              mb::to_mib(lifetime_peak), mb::to_mib(kRssLimit),
+              ok ? (within_limit ? "PASS" : "FAIL") : "FAIL (a step failed)");
+  std::printf(
+      "(peak RSS per step: VmHWM, reset through /proc/self/clear_refs before each step; "
+      "the cp baselines run in child processes)\n");
+  return ok && within_limit ? 0 : 1;
+}
