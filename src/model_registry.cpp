@@ -218,6 +218,12 @@ ModelVersion ModelRegistry::register_version(std::string_view name, std::string_
   });
 }
 
+ModelVersion ModelRegistry::register_version(std::string_view name, std::string_view version) {
+  // Out of line so that callers do not construct a RegisterOptions temporary (GCC 12 warns
+  // falsely about its std::map at -O2 in the caller's code).
+  return register_version(name, version, RegisterOptions{});
+}
+
 std::optional<RegisteredModel> ModelRegistry::get_model(std::string_view name) const {
   return detail::public_call("get_model", [&] { return impl_->metadata->get_model(name); });
 }

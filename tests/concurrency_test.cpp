@@ -20,6 +20,11 @@ struct Setup {
   std::function<ModelRegistry(const std::filesystem::path&)> make;
 };
 
+// Test names show the parameter's name, not its bytes.
+void PrintTo(const Setup& param, std::ostream* os) {
+  *os << param.name;
+}
+
 class ConcurrencyTest : public ::testing::TestWithParam<Setup> {};
 
 TEST_P(ConcurrencyTest, EightThreadsLeaveAConsistentRegistry) {

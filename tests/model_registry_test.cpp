@@ -44,6 +44,11 @@ struct Config {
   Catalog catalog;
 };
 
+// Test names show the parameter's name, not its bytes.
+void PrintTo(const Config& param, std::ostream* os) {
+  *os << param.name;
+}
+
 class ModelRegistryTest : public ::testing::TestWithParam<Config> {
  protected:
   void SetUp() override {

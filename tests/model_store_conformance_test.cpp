@@ -20,6 +20,11 @@ struct StoreFactory {
   std::function<std::shared_ptr<ModelStore>(const std::filesystem::path&)> make;
 };
 
+// Test names show the parameter's name, not its bytes.
+void PrintTo(const StoreFactory& param, std::ostream* os) {
+  *os << param.name;
+}
+
 class ModelStoreConformance : public ::testing::TestWithParam<StoreFactory> {
  protected:
   void SetUp() override { store_ = GetParam().make(dir_.path() / "store"); }

@@ -101,7 +101,9 @@ class ModelRegistry {
   // artifact source), AlreadyExistsError (the version exists), NotFoundError (artifact_file
   // missing), StorageError (I/O). On any error nothing is left behind.
   ModelVersion register_version(std::string_view name, std::string_view version,
-                                const RegisterOptions& options = {});
+                                const RegisterOptions& options);
+  // As above with default options: no artifact, framework Custom, no metrics.
+  ModelVersion register_version(std::string_view name, std::string_view version);
 
   // A snapshot of the model and its versions; nullopt if no such model.
   std::optional<RegisteredModel> get_model(std::string_view name) const;
