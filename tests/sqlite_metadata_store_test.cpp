@@ -209,6 +209,41 @@ TEST_F(SqliteMetadataStoreTest, TwoStoresOnOneFileSeeEachOthersWritesImmediately
   EXPECT_EQ(b->get_model("resnet")->versions.size(), 20u);
 }
 
+TEST_F(SqliteMetadataStoreTest, ListingsFollowEveryChangeFromAnyConnection) {
+  // list_versions keeps decoded lists between calls; any change, by this store or by another
+  // connection (another process), must show in the next listing.
+  auto a = open();
+  auto b = open();
+  a->create_version(make_version("resnet", "1"));
+  a->create_version(make_version("resnet", "2"));
+  ASSERT_EQ(a->list_versions("resnet").size(), 2u);
+  ASSERT_EQ(a->list_versions("resnet").size(), 2u);  // served from the cache
+
+  b->create_version(make_version("resnet", "3"));
+  EXPECT_EQ(a->list_versions("resnet").size(), 3u);
+  b->set_stage("resnet", "2", ModelStage::Production, std::nullopt, at(10));
+  EXPECT_EQ(a->list_versions("resnet")[1].stage, ModelStage::Production);
+  EXPECT_TRUE(b->begin_delete("resnet", "1", "deleter").has_value());
+  EXPECT_EQ(a->list_versions("resnet").size(), 2u);
+  EXPECT_TRUE(b->cancel_delete("resnet", "1", "deleter"));
+  EXPECT_EQ(a->list_versions("resnet").size(), 3u);
+  a->set_stage("resnet", "3", ModelStage::Production, std::nullopt, at(11));
+  const auto listed = b->list_versions("resnet");
+  EXPECT_EQ(listed[1].stage, ModelStage::Archived);
+  EXPECT_EQ(listed[2].stage, ModelStage::Production);
+
+  // A model deleted and created again under the same name is a new model.
+  for (const char* version : {"1", "2", "3"}) {
+    ASSERT_TRUE(b->begin_delete("resnet", version, "deleter").has_value());
+    ASSERT_TRUE(b->release_version("resnet", version, "deleter"));
+  }
+  EXPECT_TRUE(a->list_versions("resnet").empty());
+  b->create_version(make_version("resnet", "9"));
+  const auto recreated = a->list_versions("resnet");
+  ASSERT_EQ(recreated.size(), 1u);
+  EXPECT_EQ(recreated[0].version, "9");
+}
+
 TEST_F(SqliteMetadataStoreTest, StoresOpeningOneNewFileAtOnceAllSucceed) {
   constexpr int kThreads = 8;
   std::vector<std::unique_ptr<SqliteMetadataStore>> stores(kThreads);

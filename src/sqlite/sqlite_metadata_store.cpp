@@ -10,6 +10,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -43,11 +45,15 @@ constexpr std::int32_t kApplicationId = 0x4D524547;
 // so that the file is readable with the sqlite3 shell.
 constexpr const char* kCreateSchemaV1 = R"sql(
 CREATE TABLE IF NOT EXISTS models (
-  id          INTEGER PRIMARY KEY,
+  -- AUTOINCREMENT: an id is never reused, so (id, generation) names one state of a model.
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
   name        TEXT NOT NULL UNIQUE,
   description TEXT NOT NULL,
   tags        TEXT NOT NULL,
-  created_at  INTEGER NOT NULL
+  created_at  INTEGER NOT NULL,
+  -- Bumped (by the triggers below) in every transaction that changes a version of the model;
+  -- readers cache decoded version lists under it.
+  generation  INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS versions (
   id              INTEGER PRIMARY KEY,
@@ -83,6 +89,15 @@ CREATE UNIQUE INDEX IF NOT EXISTS versions_by_seq ON versions (model_id, seq);
 -- The database itself guarantees at most one visible Production version per model.
 CREATE UNIQUE INDEX IF NOT EXISTS versions_one_production ON versions (model_id)
   WHERE stage = 'production' AND state = 'visible';
+CREATE TRIGGER IF NOT EXISTS versions_inserted AFTER INSERT ON versions BEGIN
+  UPDATE models SET generation = generation + 1 WHERE id = NEW.model_id;
+END;
+CREATE TRIGGER IF NOT EXISTS versions_updated AFTER UPDATE ON versions BEGIN
+  UPDATE models SET generation = generation + 1 WHERE id = NEW.model_id;
+END;
+CREATE TRIGGER IF NOT EXISTS versions_deleted AFTER DELETE ON versions BEGIN
+  UPDATE models SET generation = generation + 1 WHERE id = OLD.model_id;
+END;
 -- Crash recovery lists reservations without scanning every version.
 CREATE INDEX IF NOT EXISTS versions_pending ON versions (pending_since, id)
   WHERE state <> 'visible';
@@ -120,6 +135,7 @@ enum Sql : std::size_t {
   kListProduction,
   kListArchived,
   kGetModel,
+  kModelGeneration,
   kListModels,
   kListPending,
   kSqlCount
@@ -200,6 +216,8 @@ constexpr std::array<std::string_view, kSqlCount> kSqlText = {
     "WHERE m.name = ?1 AND v.state = 'visible' AND v.stage = 'archived' ORDER BY v.seq",
     // kGetModel
     "SELECT description, tags, created_at FROM models WHERE name = ?1",
+    // kModelGeneration
+    "SELECT id, generation FROM models WHERE name = ?1",
     // kListModels: a model whose versions are all pending is not visible either. BINARY
     // collation sorts like std::string's operator<.
     "SELECT name FROM models m WHERE EXISTS "
@@ -700,6 +718,49 @@ class SqliteMetadataStore::Impl {
 
   mutable std::mutex pool_mutex_;
   mutable std::vector<std::unique_ptr<Connection>> idle_readers_;
+
+ public:
+  // Decoded version lists by model, valid while the model's (id, generation) is unchanged:
+  // listing a model that nobody changed since costs one indexed lookup and a copy instead of
+  // decoding every row's JSON again. Bounded by the number of versions held.
+  struct CachedList {
+    std::int64_t model_id = 0;
+    std::int64_t generation = 0;
+    std::shared_ptr<const std::vector<ModelVersion>> versions;
+  };
+  static constexpr std::size_t kMaxCachedVersions = 20'000;
+
+  std::shared_ptr<const std::vector<ModelVersion>> cached_list(const std::string& model,
+                                                               std::int64_t model_id,
+                                                               std::int64_t generation) const {
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    auto it = list_cache_.find(model);
+    if (it == list_cache_.end() || it->second.model_id != model_id ||
+        it->second.generation != generation) {
+      return nullptr;
+    }
+    return it->second.versions;
+  }
+
+  void remember_list(const std::string& model, CachedList entry) const {
+    if (entry.versions->size() > kMaxCachedVersions) return;
+    std::lock_guard<std::mutex> lock(cache_mutex_);
+    if (auto it = list_cache_.find(model); it != list_cache_.end()) {
+      cached_versions_ -= it->second.versions->size();
+      list_cache_.erase(it);
+    }
+    if (cached_versions_ + entry.versions->size() > kMaxCachedVersions) {
+      list_cache_.clear();
+      cached_versions_ = 0;
+    }
+    cached_versions_ += entry.versions->size();
+    list_cache_.emplace(model, std::move(entry));
+  }
+
+ private:
+  mutable std::mutex cache_mutex_;
+  mutable std::map<std::string, CachedList, std::less<>> list_cache_;
+  mutable std::size_t cached_versions_ = 0;
 };
 
 // The constructor is a public boundary too: a refused file is logged like any other error.
@@ -959,9 +1020,29 @@ std::optional<ModelVersion> SqliteMetadataStore::production_version_impl(
 
 std::vector<ModelVersion> SqliteMetadataStore::list_versions_impl(
     std::string_view model_name, std::optional<ModelStage> stage) const {
-  return impl_->read("list_versions", [&](Connection& connection) {
+  // One read transaction: the generation and the rows it names come from the same snapshot.
+  return impl_->read_snapshot("list_versions", [&](Connection& connection) {
+    if (!stage) {
+      std::int64_t model_id = 0;
+      std::int64_t generation = 0;
+      {
+        auto model = use(connection, kModelGeneration);
+        model->bind(1, model_name);
+        if (!model->step()) return std::vector<ModelVersion>{};
+        model_id = model->int64(0);
+        generation = model->int64(1);
+      }
+      const std::string name(model_name);
+      if (auto cached = impl_->cached_list(name, model_id, generation)) return *cached;
+      auto rows = use(connection, kListVersions);
+      rows->bind(1, model_name);
+      auto versions =
+          std::make_shared<const std::vector<ModelVersion>>(read_versions(rows, connection.path()));
+      impl_->remember_list(name, Impl::CachedList{model_id, generation, versions});
+      return *versions;
+    }
     Sql sql = kListVersions;
-    if (stage) {
+    {
       switch (*stage) {
         case ModelStage::Development:
           sql = kListDevelopment;
