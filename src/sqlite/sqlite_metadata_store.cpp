@@ -114,6 +114,7 @@ enum Sql : std::size_t {
   kFindModel,
   kInsertModel,
   kFindKey,
+  kFindKeyWithVersion,
   kNextSeq,
   kInsertVersion,
   kPublish,
@@ -149,6 +150,10 @@ constexpr std::array<std::string_view, kSqlCount> kSqlText = {
     // kFindKey
     "SELECT v.id, v.model_id, v.state, v.owner, v.stage FROM models m "
     "JOIN versions v ON v.model_id = m.id WHERE m.name = ?1 AND v.version = ?2",
+    // kFindKeyWithVersion: kFindKey followed by MODELREG_VERSION_COLUMNS (from column 5), so
+    // that set_stage need not read the row again after updating it.
+    "SELECT v.id, v.model_id, v.state, v.owner, v.stage, " MODELREG_VERSION_COLUMNS
+    " FROM models m JOIN versions v ON v.model_id = m.id WHERE m.name = ?1 AND v.version = ?2",
     // kNextSeq: over every row of the model, pending deletions included, so that a cancelled
     // deletion gets its place back without a collision.
     "SELECT COALESCE(MAX(seq), 0) + 1 FROM versions WHERE model_id = ?1",
@@ -326,26 +331,28 @@ EncodedVersion encode_version(const ModelVersion& version) {
 
 // Decodes the MODELREG_VERSION_COLUMNS of the current row. A row that does not decode was not
 // written by this code: the database is damaged, hence DataLossError.
-ModelVersion read_version(const Statement& row, const std::string& path) {
+ModelVersion read_version(const Statement& row, const std::string& path, int first = 0) {
   ModelVersion version;
-  version.model_name = row.text(0);
-  version.version = row.text(1);
+  version.model_name = row.text(first + 0);
+  version.version = row.text(first + 1);
   try {
-    version.stage = parse_stage(row.text_view(2));
-    version.framework = parse_framework(row.text_view(3));
-    version.artifact_path = row.optional_text(4);
-    version.artifact_size = static_cast<std::uint64_t>(row.int64(5));
-    version.artifact_sha256 = row.text(6);
+    version.stage = parse_stage(row.text_view(first + 2));
+    version.framework = parse_framework(row.text_view(first + 3));
+    version.artifact_path = row.optional_text(first + 4);
+    version.artifact_size = static_cast<std::uint64_t>(row.int64(first + 5));
+    version.artifact_sha256 = row.text(first + 6);
     // "{}" is the common case of all three and needs no parser.
-    if (row.text_view(7) != "{}") version.metrics = decode_metrics(row.text_view(7));
-    if (row.text_view(8) != "{}") version.parameters = nlohmann::json::parse(row.text_view(8));
-    if (row.text_view(9) != "{}") {
+    if (row.text_view(first + 7) != "{}")
+      version.metrics = decode_metrics(row.text_view(first + 7));
+    if (row.text_view(first + 8) != "{}")
+      version.parameters = nlohmann::json::parse(row.text_view(first + 8));
+    if (row.text_view(first + 9) != "{}") {
       version.tags =
-          nlohmann::json::parse(row.text_view(9)).get<std::map<std::string, std::string>>();
+          nlohmann::json::parse(row.text_view(first + 9)).get<std::map<std::string, std::string>>();
     }
-    version.description = row.text(10);
-    version.created_at = from_nanos(row.int64(11));
-    version.updated_at = from_nanos(row.int64(12));
+    version.description = row.text(first + 10);
+    version.created_at = from_nanos(row.int64(first + 11));
+    version.updated_at = from_nanos(row.int64(first + 12));
   } catch (const DataLossError&) {
     throw;
   } catch (const std::exception& e) {
@@ -962,8 +969,17 @@ std::optional<ModelVersion> SqliteMetadataStore::set_stage_impl(std::string_view
                                                                 Timestamp now) {
   const std::string stage_name(to_string(stage));
   return impl_->write("set_stage", [&](Connection& connection) -> std::optional<ModelVersion> {
-    const auto key = find_key(connection, model_name, version);
-    if (!key || !key->visible()) return std::nullopt;
+    std::optional<KeyRow> key;
+    ModelVersion updated;
+    {
+      auto row = use(connection, kFindKeyWithVersion);
+      row->bind(1, model_name);
+      row->bind(2, version);
+      if (!row->step()) return std::nullopt;
+      key = KeyRow{row->int64(0), row->int64(1), row->text(2), row->optional_text(3), row->text(4)};
+      if (!key->visible()) return std::nullopt;
+      updated = read_version(*row, connection.path(), 5);
+    }
     if (expected && key->stage != to_string(*expected)) {
       throw FailedPreconditionError(
           fmt::format("{} is in stage {}, not the expected {}; nothing was changed",
@@ -986,7 +1002,9 @@ std::optional<ModelVersion> SqliteMetadataStore::set_stage_impl(std::string_view
       update->bind(3, to_nanos(now));
       update->run();
     }
-    return version_by_id(connection, key->id);
+    updated.stage = stage;
+    updated.updated_at = from_nanos(to_nanos(now));
+    return updated;
   });
 }
 
