@@ -70,6 +70,15 @@ void check_integrity(const ModelVersion& version, std::uint64_t size, const std:
   }
 }
 
+// Checks what `hashing` read: a read failure is a StorageError, a size or digest that differs
+// from what `version` recorded a DataLossError.
+void check_integrity(const ModelVersion& version, detail::HashingInputBuf& hashing) {
+  if (hashing.source_failed()) {
+    throw StorageError(fmt::format("cannot read the artifact of {}", version.full_name()));
+  }
+  check_integrity(version, hashing.size(), hashing.hex_digest());
+}
+
 void drain(std::istream& in) {
   char buffer[1 << 16];
   while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
@@ -88,6 +97,14 @@ class ModelRegistry::Impl {
   }
 
   const std::string& owner() const { return lease->owner(); }
+
+  // The version if it exists and has an artifact (what every load_artifact overload needs).
+  std::optional<ModelVersion> version_with_artifact(std::string_view name,
+                                                    std::string_view version) const {
+    auto v = metadata->get_version(name, version);
+    if (!v || !v->artifact_path) return std::nullopt;
+    return v;
+  }
 
   // Opens the artifact of `version` for reading; a missing artifact is data loss, since the
   // version says it has one.
@@ -294,21 +311,18 @@ bool ModelRegistry::delete_version(std::string_view name, std::string_view versi
 std::optional<Bytes> ModelRegistry::load_artifact(std::string_view name,
                                                   std::string_view version) const {
   return detail::public_call("load_artifact", [&]() -> std::optional<Bytes> {
-    const auto v = impl_->metadata->get_version(name, version);
-    if (!v || !v->artifact_path) return std::nullopt;
+    const auto v = impl_->version_with_artifact(name, version);
+    if (!v) return std::nullopt;
     auto in = impl_->open_artifact(*v);
+    detail::HashingInputBuf hashing(*in);
+    std::istream hashed(&hashing);
     Bytes bytes;
     bytes.reserve(static_cast<std::size_t>(v->artifact_size));
-    detail::Sha256 hash;
     char buffer[1 << 16];
-    while (in->read(buffer, sizeof buffer) || in->gcount() > 0) {
-      const auto got = static_cast<std::size_t>(in->gcount());
-      hash.update(buffer, got);
-      bytes.insert(bytes.end(), buffer, buffer + got);
+    while (hashed.read(buffer, sizeof buffer) || hashed.gcount() > 0) {
+      bytes.insert(bytes.end(), buffer, buffer + hashed.gcount());
     }
-    if (in->bad())
-      throw StorageError(fmt::format("cannot read the artifact of {}", v->full_name()));
-    check_integrity(*v, bytes.size(), hash.hex_digest());
+    check_integrity(*v, hashing);
     return bytes;
   });
 }
@@ -316,18 +330,15 @@ std::optional<Bytes> ModelRegistry::load_artifact(std::string_view name,
 bool ModelRegistry::load_artifact(std::string_view name, std::string_view version,
                                   std::ostream& out) const {
   return detail::public_call("load_artifact", [&] {
-    const auto v = impl_->metadata->get_version(name, version);
-    if (!v || !v->artifact_path) return false;
+    const auto v = impl_->version_with_artifact(name, version);
+    if (!v) return false;
     auto in = impl_->open_artifact(*v);
     // First pass: verify, so that `out` never receives a corrupt byte.
     {
       detail::HashingInputBuf hashing(*in);
       std::istream hashed(&hashing);
       drain(hashed);
-      if (hashing.source_failed()) {
-        throw StorageError(fmt::format("cannot read the artifact of {}", v->full_name()));
-      }
-      check_integrity(*v, hashing.size(), hashing.hex_digest());
+      check_integrity(*v, hashing);
     }
     // Second pass over the same open file (the same bytes, even if the path were replaced).
     in->clear();
@@ -338,11 +349,11 @@ bool ModelRegistry::load_artifact(std::string_view name, std::string_view versio
     std::istream hashed(&hashing);
     out << hashed.rdbuf();
     if (v->artifact_size == 0) out.clear(out.rdstate() & ~std::ios::failbit);
-    if (!out || hashing.source_failed()) {
+    if (!out) {
       throw StorageError(
           fmt::format("cannot copy the artifact of {} to the stream", v->full_name()));
     }
-    check_integrity(*v, hashing.size(), hashing.hex_digest());
+    check_integrity(*v, hashing);
     return true;
   });
 }
@@ -350,17 +361,12 @@ bool ModelRegistry::load_artifact(std::string_view name, std::string_view versio
 bool ModelRegistry::load_artifact(std::string_view name, std::string_view version,
                                   const std::filesystem::path& destination) const {
   return detail::public_call("load_artifact", [&] {
-    const auto v = impl_->metadata->get_version(name, version);
-    if (!v || !v->artifact_path) return false;
+    const auto v = impl_->version_with_artifact(name, version);
+    if (!v) return false;
     auto in = impl_->open_artifact(*v);
     detail::HashingInputBuf hashing(*in);
     std::istream hashed(&hashing);
-    detail::write_file_atomically(destination, hashed, [&] {
-      if (hashing.source_failed()) {
-        throw StorageError(fmt::format("cannot read the artifact of {}", v->full_name()));
-      }
-      check_integrity(*v, hashing.size(), hashing.hex_digest());
-    });
+    detail::write_file_atomically(destination, hashed, [&] { check_integrity(*v, hashing); });
     return true;
   });
 }
