@@ -242,6 +242,85 @@ TEST_F(SqliteMetadataStoreTest, ListingsFollowEveryChangeFromAnyConnection) {
   const auto recreated = a->list_versions("resnet");
   ASSERT_EQ(recreated.size(), 1u);
   EXPECT_EQ(recreated[0].version, "9");
+
+  // A connection that is not modelreg's at all (the sqlite3 shell, another tool).
+  ASSERT_EQ(a->list_versions("resnet")[0].description, "version 9");
+  {
+    RawDb raw(db_path());
+    ASSERT_EQ(raw.exec("UPDATE versions SET description = 'edited elsewhere'"), SQLITE_OK);
+  }
+  EXPECT_EQ(a->list_versions("resnet")[0].description, "edited elsewhere");
+}
+
+TEST_F(SqliteMetadataStoreTest, ListingsOfOtherModelsFollowChangesToo) {
+  // One commit anywhere makes every cached list stale, including those of untouched models.
+  auto a = open();
+  auto b = open();
+  a->create_version(make_version("resnet", "1"));
+  a->create_version(make_version("bert", "1"));
+  ASSERT_EQ(a->list_versions("resnet").size(), 1u);
+  ASSERT_EQ(a->list_versions("bert").size(), 1u);
+  b->create_version(make_version("bert", "2"));
+  EXPECT_EQ(a->list_versions("resnet").size(), 1u);
+  EXPECT_EQ(a->list_versions("bert").size(), 2u);
+  b->create_version(make_version("resnet", "2"));
+  EXPECT_EQ(a->list_versions("bert").size(), 2u);
+  EXPECT_EQ(a->list_versions("resnet").size(), 2u);
+}
+
+// The triggers of schema version 1, which bumped models.generation on every change of a version.
+constexpr const char* kVersion1Triggers = R"sql(
+CREATE TRIGGER versions_inserted AFTER INSERT ON versions BEGIN
+  UPDATE models SET generation = generation + 1 WHERE id = NEW.model_id;
+END;
+CREATE TRIGGER versions_updated AFTER UPDATE ON versions BEGIN
+  UPDATE models SET generation = generation + 1 WHERE id = NEW.model_id;
+END;
+CREATE TRIGGER versions_deleted AFTER DELETE ON versions BEGIN
+  UPDATE models SET generation = generation + 1 WHERE id = OLD.model_id;
+END;
+PRAGMA user_version = 1;
+)sql";
+
+TEST_F(SqliteMetadataStoreTest, AVersion1DatabaseIsUpgradedInPlaceAndKeepsEverything) {
+  static_assert(SqliteMetadataStore::kSchemaVersion == 2, "extend this test for the new step");
+  {
+    auto store = open();
+    store->create_version(make_version("resnet", "1"));
+    store->create_version(make_version("resnet", "2"));
+    store->set_stage("resnet", "1", ModelStage::Production, std::nullopt, at(5));
+    store->create_version(make_version("resnet", "3"), "writer-1");
+  }
+  {
+    // Turn the file back into what a version 1 build left.
+    RawDb raw(db_path());
+    ASSERT_EQ(raw.exec(kVersion1Triggers), SQLITE_OK) << raw.error();
+    ASSERT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 3);
+  }
+
+  auto store = open();
+  {
+    RawDb raw(db_path());
+    EXPECT_EQ(raw.integer("PRAGMA user_version"), 2);
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
+    EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
+  }
+  const auto listed = store->list_versions("resnet");
+  ASSERT_EQ(listed.size(), 2u);
+  ModelVersion promoted = make_version("resnet", "1");
+  promoted.stage = ModelStage::Production;
+  promoted.updated_at = at(5);
+  EXPECT_EQ(listed[0], promoted);
+  EXPECT_EQ(listed[1], make_version("resnet", "2"));
+  ASSERT_EQ(store->list_pending().size(), 1u);
+  EXPECT_EQ(store->publish_version("resnet", "3", "writer-1", ArtifactInfo{}, at(6)).version, "3");
+  ASSERT_TRUE(store->set_stage("resnet", "2", ModelStage::Production, std::nullopt, at(7)));
+  EXPECT_EQ(store->production_version("resnet")->version, "2");
+  EXPECT_EQ(store->list_versions("resnet").size(), 3u);
+
+  // A second open finds nothing to upgrade.
+  auto again = open();
+  EXPECT_EQ(again->list_versions("resnet", ModelStage::Archived).size(), 1u);
 }
 
 TEST_F(SqliteMetadataStoreTest, StoresOpeningOneNewFileAtOnceAllSucceed) {

@@ -37,7 +37,7 @@ struct SqliteOptions {
 class SqliteMetadataStore final : public MetadataStore {
  public:
   // The schema version this build writes.
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens or creates the database at `path` (its directory must exist). Throws as described above,
   // or StorageError if the file cannot be opened.

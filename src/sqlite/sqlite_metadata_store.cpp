@@ -37,22 +37,25 @@ using detail::Transaction;
 // databases without reading any table.
 constexpr std::int32_t kApplicationId = 0x4D524547;
 
-// The schema of version 1. Every statement is idempotent (IF NOT EXISTS) and runs inside one
-// BEGIN IMMEDIATE transaction, so two processes creating the same new database are safe.
+// The schema is built by steps, one per schema version (kSchemaSteps below): a new database
+// runs them all, a database of an older version the ones after its own, in one BEGIN IMMEDIATE
+// transaction that first checks the version again, so two processes opening the same file at
+// once are safe.
 //
+// Version 1, the first schema.
 // Times are int64 nanoseconds since the epoch (exact round trip of Timestamp); metrics,
 // parameters and tags are JSON text; stages, frameworks and states are their lower-case names
 // so that the file is readable with the sqlite3 shell.
 constexpr const char* kCreateSchemaV1 = R"sql(
 CREATE TABLE IF NOT EXISTS models (
-  -- AUTOINCREMENT: an id is never reused, so (id, generation) names one state of a model.
+  -- AUTOINCREMENT: an id is never reused.
   id          INTEGER PRIMARY KEY AUTOINCREMENT,
   name        TEXT NOT NULL UNIQUE,
   description TEXT NOT NULL,
   tags        TEXT NOT NULL,
   created_at  INTEGER NOT NULL,
-  -- Bumped (by the triggers below) in every transaction that changes a version of the model;
-  -- readers cache decoded version lists under it.
+  -- Bumped by the triggers below in every transaction that changed a version of the model,
+  -- and checked by the list cache. Unused from version 2 on, which drops the triggers.
   generation  INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS versions (
@@ -103,6 +106,23 @@ CREATE INDEX IF NOT EXISTS versions_pending ON versions (pending_since, id)
   WHERE state <> 'visible';
 )sql";
 
+// Version 2: the list cache is checked against PRAGMA data_version, which changes with every
+// commit of any connection, instead of a per-model generation. Bumping the generation from
+// triggers made every write touch the model's row too: a third of the pages a promotion wrote
+// and a third of its time. The column stays, unused: ALTER TABLE DROP COLUMN cannot rewrite the
+// version 1 table definition (it fails on the comment before the column), and rebuilding the
+// table would need foreign keys off, which cannot change inside the upgrade's transaction.
+constexpr const char* kUpgradeToV2 = R"sql(
+DROP TRIGGER IF EXISTS versions_inserted;
+DROP TRIGGER IF EXISTS versions_updated;
+DROP TRIGGER IF EXISTS versions_deleted;
+)sql";
+
+// kSchemaSteps[i] turns a database of schema version i into one of version i + 1.
+constexpr std::array<const char*, 2> kSchemaSteps = {kCreateSchemaV1, kUpgradeToV2};
+static_assert(kSchemaSteps.size() == SqliteMetadataStore::kSchemaVersion,
+              "one schema step per schema version");
+
 // Columns decoded by read_version, in this order.
 #define MODELREG_VERSION_COLUMNS                                                      \
   "m.name, v.version, v.stage, v.framework, v.artifact_path, v.artifact_size, "       \
@@ -136,7 +156,7 @@ enum Sql : std::size_t {
   kListProduction,
   kListArchived,
   kGetModel,
-  kModelGeneration,
+  kDataVersion,
   kListModels,
   kListPending,
   kSqlCount
@@ -221,8 +241,9 @@ constexpr std::array<std::string_view, kSqlCount> kSqlText = {
     "WHERE m.name = ?1 AND v.state = 'visible' AND v.stage = 'archived' ORDER BY v.seq",
     // kGetModel
     "SELECT description, tags, created_at FROM models WHERE name = ?1",
-    // kModelGeneration
-    "SELECT id, generation FROM models WHERE name = ?1",
+    // kDataVersion: changes whenever another connection (in this process or another) committed
+    // since this connection's last read.
+    "PRAGMA data_version",
     // kListModels: a model whose versions are all pending is not visible either. BINARY
     // collation sorts like std::string's operator<.
     "SELECT name FROM models m WHERE EXISTS "
@@ -613,11 +634,12 @@ class SqliteMetadataStore::Impl {
     return facts;
   }
 
-  // Returns true if the file is new (it gets the schema), false if it is a modelreg database
-  // of the current schema. Throws DataLossError / FailedPreconditionError otherwise.
-  bool needs_schema(const SchemaFacts& facts) const {
+  // The schema version of the file: 0 for a new (empty) file, which gets the schema, else 1 ..
+  // kSchemaVersion. Throws DataLossError / FailedPreconditionError for a file this build must
+  // not touch.
+  int schema_version_of(const SchemaFacts& facts) const {
     if (facts.objects == 0 && facts.application_id == 0 && facts.schema_version == 0) {
-      return true;
+      return 0;
     }
     if (facts.application_id != kApplicationId) {
       throw DataLossError(fmt::format(
@@ -631,25 +653,24 @@ class SqliteMetadataStore::Impl {
           "modelreg supports; upgrade modelreg to open it (the file was left untouched)",
           path_string_, facts.schema_version, SqliteMetadataStore::kSchemaVersion));
     }
-    // Version 1 is the first schema, so there is nothing to migrate from yet.
     if (facts.schema_version < 1 || facts.our_tables != 2) {
       throw DataLossError(fmt::format(
           "SQLite database '{}' is a damaged modelreg database (schema version {}, {} of 2 "
           "tables); it was left untouched",
           path_string_, facts.schema_version, facts.our_tables));
     }
-    return false;
+    return static_cast<int>(facts.schema_version);
   }
 
-  // Verifies the file before anything writes to it, then switches it to WAL and creates the
-  // schema if it is new. Order matters: setting the journal mode writes the header of a
+  // Verifies the file before anything writes to it, then switches it to WAL and creates or
+  // upgrades the schema. Order matters: setting the journal mode writes the header of a
   // database, so it must not happen to a file that turned out to be foreign or newer.
   void open_schema() {
-    const bool is_new = with_retry("open", [&]() {
+    const int found = with_retry("open", [&]() {
       Transaction transaction(*writer_, Transaction::Kind::Read);
-      const bool result = needs_schema(read_schema_facts());
+      const int version = schema_version_of(read_schema_facts());
       transaction.commit();
-      return result;
+      return version;
     });
 
     with_retry("open", [&]() {
@@ -664,20 +685,31 @@ class SqliteMetadataStore::Impl {
       }
     });
 
-    if (!is_new) return;
-    with_retry("create schema", [&]() {
+    if (found == SqliteMetadataStore::kSchemaVersion) return;
+    with_retry(found == 0 ? "create schema" : "upgrade schema", [&]() {
       std::lock_guard<std::mutex> lock(write_mutex_);
       Transaction transaction(*writer_, Transaction::Kind::Write);
-      // Another process may have created the schema, or something else, since we looked.
-      if (needs_schema(read_schema_facts())) {
-        writer_->exec(kCreateSchemaV1);
+      // Another process may have created or upgraded the schema, or written something else,
+      // since we looked.
+      const int from = schema_version_of(read_schema_facts());
+      for (int step = from; step < SqliteMetadataStore::kSchemaVersion; ++step) {
+        writer_->exec(kSchemaSteps[static_cast<std::size_t>(step)]);
+      }
+      if (from == 0) {
         writer_->exec(fmt::format("PRAGMA application_id = {}", kApplicationId).c_str());
+      }
+      if (from < SqliteMetadataStore::kSchemaVersion) {
         writer_->exec(
             fmt::format("PRAGMA user_version = {}", SqliteMetadataStore::kSchemaVersion).c_str());
-        logger()->debug("created modelreg schema version {} in '{}'",
-                        SqliteMetadataStore::kSchemaVersion, path_string_);
       }
       transaction.commit();
+      if (from == 0) {
+        logger()->debug("created modelreg schema version {} in '{}'",
+                        SqliteMetadataStore::kSchemaVersion, path_string_);
+      } else if (from < SqliteMetadataStore::kSchemaVersion) {
+        logger()->info("upgraded SQLite database '{}' from modelreg schema version {} to {}",
+                       path_string_, from, SqliteMetadataStore::kSchemaVersion);
+      }
     });
   }
 
@@ -727,46 +759,66 @@ class SqliteMetadataStore::Impl {
   mutable std::vector<std::unique_ptr<Connection>> idle_readers_;
 
  public:
-  // Decoded version lists by model, valid while the model's (id, generation) is unchanged:
-  // listing a model that nobody changed since costs one indexed lookup and a copy instead of
-  // decoding every row's JSON again. Bounded by the number of versions held.
-  struct CachedList {
-    std::int64_t model_id = 0;
-    std::int64_t generation = 0;
-    std::shared_ptr<const std::vector<ModelVersion>> versions;
-  };
+  // PRAGMA data_version of a connection kept for this purpose: it changes whenever anyone
+  // (another process, or this store's own write connection) committed since the last call, and
+  // only then.
+  std::int64_t data_version() const {
+    return with_retry("data_version", [&]() {
+      std::lock_guard<std::mutex> lock(probe_mutex_);
+      if (!probe_) probe_ = open_reader();
+      auto row = use(*probe_, kDataVersion);
+      if (!row->step()) {
+        throw StorageError(
+            fmt::format("SQLite database '{}': PRAGMA data_version returned no row", path_string_));
+      }
+      return row->int64(0);
+    });
+  }
+
+  // Decoded version lists by model, all valid for one data_version: listing a model when
+  // nothing was committed since costs one PRAGMA and a copy instead of decoding every row's JSON
+  // again. Any commit makes the whole cache stale. Bounded by the number of versions held.
+  //
+  // An entry is stored under the data_version read *before* its rows, which come from the same
+  // or a later snapshot, so an entry is never older than the data_version it is found under.
   static constexpr std::size_t kMaxCachedVersions = 20'000;
 
   std::shared_ptr<const std::vector<ModelVersion>> cached_list(const std::string& model,
-                                                               std::int64_t model_id,
-                                                               std::int64_t generation) const {
+                                                               std::int64_t data_version) const {
     std::lock_guard<std::mutex> lock(cache_mutex_);
+    if (data_version != cache_data_version_) return nullptr;
     auto it = list_cache_.find(model);
-    if (it == list_cache_.end() || it->second.model_id != model_id ||
-        it->second.generation != generation) {
-      return nullptr;
-    }
-    return it->second.versions;
+    return it == list_cache_.end() ? nullptr : it->second;
   }
 
-  void remember_list(const std::string& model, CachedList entry) const {
-    if (entry.versions->size() > kMaxCachedVersions) return;
+  void remember_list(const std::string& model, std::int64_t data_version,
+                     std::shared_ptr<const std::vector<ModelVersion>> versions) const {
+    if (versions->size() > kMaxCachedVersions) return;
     std::lock_guard<std::mutex> lock(cache_mutex_);
-    if (auto it = list_cache_.find(model); it != list_cache_.end()) {
-      cached_versions_ -= it->second.versions->size();
-      list_cache_.erase(it);
-    }
-    if (cached_versions_ + entry.versions->size() > kMaxCachedVersions) {
+    // data_version only grows on the probe connection; an older one lost a race and is stale.
+    if (data_version < cache_data_version_) return;
+    if (data_version > cache_data_version_ ||
+        cached_versions_ + versions->size() > kMaxCachedVersions) {
       list_cache_.clear();
       cached_versions_ = 0;
+      cache_data_version_ = data_version;
     }
-    cached_versions_ += entry.versions->size();
-    list_cache_.emplace(model, std::move(entry));
+    auto [it, inserted] = list_cache_.try_emplace(model, versions);
+    if (!inserted) {
+      cached_versions_ -= it->second->size();
+      it->second = std::move(versions);
+    }
+    cached_versions_ += it->second->size();
   }
 
  private:
+  mutable std::mutex probe_mutex_;
+  mutable std::unique_ptr<Connection> probe_;  // opened on first use
+
   mutable std::mutex cache_mutex_;
-  mutable std::map<std::string, CachedList, std::less<>> list_cache_;
+  mutable std::int64_t cache_data_version_ = std::numeric_limits<std::int64_t>::min();
+  mutable std::map<std::string, std::shared_ptr<const std::vector<ModelVersion>>, std::less<>>
+      list_cache_;
   mutable std::size_t cached_versions_ = 0;
 };
 
@@ -1038,44 +1090,36 @@ std::optional<ModelVersion> SqliteMetadataStore::production_version_impl(
 
 std::vector<ModelVersion> SqliteMetadataStore::list_versions_impl(
     std::string_view model_name, std::optional<ModelStage> stage) const {
-  // One read transaction: the generation and the rows it names come from the same snapshot.
-  return impl_->read_snapshot("list_versions", [&](Connection& connection) {
-    if (!stage) {
-      std::int64_t model_id = 0;
-      std::int64_t generation = 0;
-      {
-        auto model = use(connection, kModelGeneration);
-        model->bind(1, model_name);
-        if (!model->step()) return std::vector<ModelVersion>{};
-        model_id = model->int64(0);
-        generation = model->int64(1);
-      }
-      const std::string name(model_name);
-      if (auto cached = impl_->cached_list(name, model_id, generation)) return *cached;
-      auto rows = use(connection, kListVersions);
-      rows->bind(1, model_name);
-      auto versions =
-          std::make_shared<const std::vector<ModelVersion>>(read_versions(rows, connection.path()));
-      impl_->remember_list(name, Impl::CachedList{model_id, generation, versions});
-      return *versions;
-    }
-    Sql sql = kListVersions;
-    {
-      switch (*stage) {
-        case ModelStage::Development:
-          sql = kListDevelopment;
-          break;
-        case ModelStage::Staging:
-          sql = kListStaging;
-          break;
-        case ModelStage::Production:
-          sql = kListProduction;
-          break;
-        case ModelStage::Archived:
-          sql = kListArchived;
-          break;
-      }
-    }
+  // Each listing is one statement, hence one snapshot.
+  if (!stage) {
+    const std::string name(model_name);
+    const std::int64_t data_version = impl_->data_version();
+    if (auto cached = impl_->cached_list(name, data_version)) return *cached;
+    auto versions = std::make_shared<const std::vector<ModelVersion>>(
+        impl_->read("list_versions", [&](Connection& connection) {
+          auto rows = use(connection, kListVersions);
+          rows->bind(1, model_name);
+          return read_versions(rows, connection.path());
+        }));
+    impl_->remember_list(name, data_version, versions);
+    return *versions;
+  }
+  Sql sql = kListVersions;
+  switch (*stage) {
+    case ModelStage::Development:
+      sql = kListDevelopment;
+      break;
+    case ModelStage::Staging:
+      sql = kListStaging;
+      break;
+    case ModelStage::Production:
+      sql = kListProduction;
+      break;
+    case ModelStage::Archived:
+      sql = kListArchived;
+      break;
+  }
+  return impl_->read("list_versions", [&](Connection& connection) {
     auto rows = use(connection, sql);
     rows->bind(1, model_name);
     return read_versions(rows, connection.path());
