@@ -47,4 +47,67 @@ Timestamp optional_timestamp(const nlohmann::json& j, const char* field) {
   return parse_timestamp(string_value(*it, field));
 }
 
+namespace {
+
+// SAX events of one JSON object of strings; anything else stops the parse with a reason.
+class StringMapSax {
+ public:
+  explicit StringMapSax(std::map<std::string, std::string>& out) : out_(out) {}
+
+  bool null() { return refuse("null"); }
+  bool boolean(bool /*value*/) { return refuse("a boolean"); }
+  bool number_integer(nlohmann::json::number_integer_t /*value*/) { return refuse("a number"); }
+  bool number_unsigned(nlohmann::json::number_unsigned_t /*value*/) { return refuse("a number"); }
+  bool number_float(nlohmann::json::number_float_t /*value*/, const std::string& /*text*/) {
+    return refuse("a number");
+  }
+  bool binary(nlohmann::json::binary_t& /*value*/) { return refuse("binary data"); }
+  bool start_array(std::size_t /*size*/) { return refuse("an array"); }
+  bool end_array() { return refuse("an array"); }
+  bool start_object(std::size_t /*size*/) {
+    if (in_object_) return refuse("a nested object");
+    in_object_ = true;
+    return true;
+  }
+  bool end_object() { return true; }
+  bool key(std::string& key) {
+    key_ = std::move(key);
+    return true;
+  }
+  bool string(std::string& value) {
+    if (!in_object_) return refuse("a string instead of an object");
+    out_.insert_or_assign(std::move(key_), std::move(value));
+    return true;
+  }
+  bool parse_error(std::size_t /*position*/, const std::string& /*token*/,
+                   const nlohmann::json::exception& e) {
+    error_ = e.what();
+    return false;
+  }
+
+  const std::string& error() const { return error_; }
+
+ private:
+  bool refuse(const char* what) {
+    error_ = fmt::format("expected an object of strings, found {}", what);
+    return false;
+  }
+
+  std::map<std::string, std::string>& out_;
+  std::string key_;
+  std::string error_;
+  bool in_object_ = false;
+};
+
+}  // namespace
+
+std::map<std::string, std::string> parse_string_map(std::string_view text) {
+  std::map<std::string, std::string> result;
+  StringMapSax sax(result);
+  if (!nlohmann::json::sax_parse(text.begin(), text.end(), &sax)) {
+    throw InvalidArgumentError(fmt::format("not a JSON object of strings: {}", sax.error()));
+  }
+  return result;
+}
+
 }  // namespace modelreg::detail

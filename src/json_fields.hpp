@@ -6,6 +6,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "modelreg/timestamp.hpp"
 
@@ -20,5 +21,10 @@ std::string optional_string(const nlohmann::json& j, const char* field);
 std::map<std::string, std::string> string_map(const nlohmann::json& j, const char* field);
 // The epoch when absent or null.
 Timestamp optional_timestamp(const nlohmann::json& j, const char* field);
+
+// Parses JSON text that must be one object of string values (tags), straight into the map
+// without building a document first. A later duplicate key wins, as with nlohmann::json::parse.
+// Throws InvalidArgumentError for anything else.
+std::map<std::string, std::string> parse_string_map(std::string_view text);
 
 }  // namespace modelreg::detail

@@ -94,6 +94,7 @@ class RawDb {
   }
   std::int64_t integer(const std::string& sql) { return std::stoll(text(sql)); }
   const char* error() const { return sqlite3_errmsg(db_); }
+  sqlite3* handle() const { return db_; }
 
  private:
   sqlite3* db_ = nullptr;
@@ -384,6 +385,43 @@ TEST_F(SqliteMetadataStoreTest, ACorruptRowIsDataLossNotGarbage) {
     EXPECT_THAT(e.what(), HasSubstr(db_path().string()));
     EXPECT_THAT(e.what(), HasSubstr("resnet:1.0"));
   }
+}
+
+TEST_F(SqliteMetadataStoreTest, TagsThatAreNotAnObjectOfStringsAreDataLossEverywhere) {
+  {
+    auto store = open();
+    store->create_version(make_version("resnet", "1.0"));
+  }
+  const char* const corrupt_tags[] = {
+      R"({not json)",       R"([])",           R"("team")",          R"({"team":1})",
+      R"({"team":null})",   R"({"team":true})", R"({"a":{"b":"c"}})", R"({"a":["b"]})",
+      R"({"a":"b"} extra)", R"({"a":"b",})",    R"({"a":"b")",        R"()",
+  };
+  for (const char* tags : corrupt_tags) {
+    SCOPED_TRACE(tags);
+    {
+      RawDb raw(db_path());
+      sqlite3_stmt* statement = nullptr;
+      ASSERT_EQ(sqlite3_prepare_v2(raw.handle(), "UPDATE versions SET tags = ?1", -1, &statement,
+                                   nullptr),
+                SQLITE_OK);
+      sqlite3_bind_text(statement, 1, tags, -1, SQLITE_TRANSIENT);
+      ASSERT_EQ(sqlite3_step(statement), SQLITE_DONE);
+      sqlite3_finalize(statement);
+    }
+    auto store = open();
+    EXPECT_THROW(store->get_version("resnet", "1.0"), DataLossError);
+    EXPECT_THROW(store->list_versions("resnet"), DataLossError);
+    EXPECT_THROW(store->get_model("resnet"), DataLossError);
+  }
+  // Escapes decode; a key given twice keeps its last value, as a JSON parser would.
+  {
+    RawDb raw(db_path());
+    ASSERT_EQ(raw.exec(R"(UPDATE versions SET tags = '{"k":"a","t\u00e9":"\"q\"\n","k":"b"}')"),
+              SQLITE_OK);
+  }
+  const std::map<std::string, std::string> expected = {{"k", "b"}, {"t\xc3\xa9", "\"q\"\n"}};
+  EXPECT_EQ(open()->get_version("resnet", "1.0")->tags, expected);
 }
 
 // --- lock contention ----------------------------------------------------------------------

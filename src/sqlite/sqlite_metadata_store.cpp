@@ -23,6 +23,7 @@
 
 #include "modelreg/error.hpp"
 #include "modelreg/logging.hpp"
+#include "json_fields.hpp"
 #include "public_call.hpp"
 #include "sqlite/sqlite_handle.hpp"
 
@@ -368,8 +369,7 @@ ModelVersion read_version(const Statement& row, const std::string& path, int fir
     if (row.text_view(first + 8) != "{}")
       version.parameters = nlohmann::json::parse(row.text_view(first + 8));
     if (row.text_view(first + 9) != "{}") {
-      version.tags =
-          nlohmann::json::parse(row.text_view(first + 9)).get<std::map<std::string, std::string>>();
+      version.tags = detail::parse_string_map(row.text_view(first + 9));
     }
     version.description = row.text(first + 10);
     version.created_at = from_nanos(row.int64(first + 11));
@@ -1138,8 +1138,7 @@ std::optional<RegisteredModel> SqliteMetadataStore::get_model_impl(
           model.name = std::string(model_name);
           model.description = row->text(0);
           try {
-            model.tags =
-                nlohmann::json::parse(row->text(1)).get<std::map<std::string, std::string>>();
+            model.tags = detail::parse_string_map(row->text_view(1));
           } catch (const std::exception& e) {
             throw DataLossError(
                 fmt::format("SQLite database '{}': the stored tags of model {} are corrupt: {}",
