@@ -101,8 +101,50 @@ class StringMapSax {
 
 }  // namespace
 
+namespace {
+
+// The common case, as nlohmann::json::dump writes it: {"key":"value",...} with printable ASCII
+// strings and no escapes. Returns false (leaving `out` to be overwritten) at the first byte
+// outside that shape; the full parser then decides.
+bool parse_plain_string_map(std::string_view text, std::map<std::string, std::string>& out) {
+  std::size_t i = 0;
+  const std::size_t n = text.size();
+  // A string without escapes: returns its contents and moves i past the closing quote.
+  auto plain_string = [&](std::string_view& value) {
+    if (i >= n || text[i] != '"') return false;
+    const std::size_t start = ++i;
+    for (; i < n; ++i) {
+      const auto c = static_cast<unsigned char>(text[i]);
+      if (c == '"') break;
+      if (c == '\\' || c < 0x20 || c >= 0x7f) return false;
+    }
+    if (i >= n) return false;
+    value = text.substr(start, i - start);
+    ++i;
+    return true;
+  };
+  if (n < 2 || text[0] != '{') return false;
+  i = 1;
+  if (text[i] == '}') return i + 1 == n;
+  for (;;) {
+    std::string_view key;
+    std::string_view value;
+    if (!plain_string(key) || i >= n || text[i++] != ':' || !plain_string(value) || i >= n) {
+      return false;
+    }
+    out.insert_or_assign(std::string(key), std::string(value));
+    const char next = text[i++];
+    if (next == '}') return i == n;
+    if (next != ',') return false;
+  }
+}
+
+}  // namespace
+
 std::map<std::string, std::string> parse_string_map(std::string_view text) {
   std::map<std::string, std::string> result;
+  if (parse_plain_string_map(text, result)) return result;
+  result.clear();
   StringMapSax sax(result);
   if (!nlohmann::json::sax_parse(text.begin(), text.end(), &sax)) {
     throw InvalidArgumentError(fmt::format("not a JSON object of strings: {}", sax.error()));

@@ -94,7 +94,17 @@ class RawDb {
   }
   std::int64_t integer(const std::string& sql) { return std::stoll(text(sql)); }
   const char* error() const { return sqlite3_errmsg(db_); }
-  sqlite3* handle() const { return db_; }
+  // Runs one statement with `text` bound to ?1; returns the primary result code of its step.
+  int exec_with_text(const std::string& sql, const std::string& text) {
+    sqlite3_stmt* statement = nullptr;
+    int rc = sqlite3_prepare_v2(db_, sql.c_str(), -1, &statement, nullptr);
+    if (rc == SQLITE_OK) {
+      sqlite3_bind_text(statement, 1, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT);
+      rc = sqlite3_step(statement);
+    }
+    sqlite3_finalize(statement);
+    return rc & 0xff;
+  }
 
  private:
   sqlite3* db_ = nullptr;
@@ -393,21 +403,20 @@ TEST_F(SqliteMetadataStoreTest, TagsThatAreNotAnObjectOfStringsAreDataLossEveryw
     store->create_version(make_version("resnet", "1.0"));
   }
   const char* const corrupt_tags[] = {
-      R"({not json)",       R"([])",           R"("team")",          R"({"team":1})",
-      R"({"team":null})",   R"({"team":true})", R"({"a":{"b":"c"}})", R"({"a":["b"]})",
-      R"({"a":"b"} extra)", R"({"a":"b",})",    R"({"a":"b")",        R"()",
+      R"({not json)",       R"([])",
+      R"("team")",          R"({"team":1})",
+      R"({"team":null})",   R"({"team":true})",
+      R"({"a":{"b":"c"}})", R"({"a":["b"]})",
+      R"({"a":"b"} extra)", R"({"a":"b",})",
+      R"({"a":"b")",        R"()",
+      "{\"a\":\"\xff\"}",   R"({"a" : 1})",
   };
   for (const char* tags : corrupt_tags) {
     SCOPED_TRACE(tags);
     {
       RawDb raw(db_path());
-      sqlite3_stmt* statement = nullptr;
-      ASSERT_EQ(sqlite3_prepare_v2(raw.handle(), "UPDATE versions SET tags = ?1", -1, &statement,
-                                   nullptr),
-                SQLITE_OK);
-      sqlite3_bind_text(statement, 1, tags, -1, SQLITE_TRANSIENT);
-      ASSERT_EQ(sqlite3_step(statement), SQLITE_DONE);
-      sqlite3_finalize(statement);
+      ASSERT_EQ(raw.exec_with_text("UPDATE versions SET tags = ?1", tags), SQLITE_DONE)
+          << raw.error();
     }
     auto store = open();
     EXPECT_THROW(store->get_version("resnet", "1.0"), DataLossError);
@@ -422,6 +431,21 @@ TEST_F(SqliteMetadataStoreTest, TagsThatAreNotAnObjectOfStringsAreDataLossEveryw
   }
   const std::map<std::string, std::string> expected = {{"k", "b"}, {"t\xc3\xa9", "\"q\"\n"}};
   EXPECT_EQ(open()->get_version("resnet", "1.0")->tags, expected);
+  // The same without escapes, with spaces, and with UTF-8 text.
+  const std::pair<const char*, std::map<std::string, std::string>> readable[] = {
+      {R"({"k":"a","k":"b"})", {{"k", "b"}}},
+      {R"( { "k" : "a" , "j" : "" } )", {{"k", "a"}, {"j", ""}}},
+      {"{\"t\xc3\xa9\":\"\xc3\xbc\"}", {{"t\xc3\xa9", "\xc3\xbc"}}},
+  };
+  for (const auto& [tags, decoded] : readable) {
+    SCOPED_TRACE(tags);
+    {
+      RawDb raw(db_path());
+      ASSERT_EQ(raw.exec_with_text("UPDATE versions SET tags = ?1", tags), SQLITE_DONE)
+          << raw.error();
+    }
+    EXPECT_EQ(open()->get_version("resnet", "1.0")->tags, decoded);
+  }
 }
 
 // --- lock contention ----------------------------------------------------------------------

@@ -21,9 +21,9 @@
 #include <utility>
 #include <vector>
 
+#include "json_fields.hpp"
 #include "modelreg/error.hpp"
 #include "modelreg/logging.hpp"
-#include "json_fields.hpp"
 #include "public_call.hpp"
 #include "sqlite/sqlite_handle.hpp"
 
