@@ -13,6 +13,7 @@
 //   get_production, get_latest, get_version
 //   list_versions             list_versions(name): all N versions
 //   list_in_stage             list_versions(name, Production): one version out of N
+//   list_uncached             list_versions(name) with the list cache off (SQLite Relaxed only)
 //   open                      ModelRegistry::open of the existing registry (SQLite only)
 //   concurrent_register/<durability>/<processes>/<versions per process>  (writer processes)
 //   sqlite_raw/...            the raw sqlite3 baselines
@@ -106,6 +107,7 @@ struct SqlitePopulation {
   fs::path dir;
   std::unique_ptr<ModelRegistry> full;
   std::unique_ptr<ModelRegistry> relaxed;
+  std::unique_ptr<ModelRegistry> uncached;  // Relaxed, list cache off
 };
 
 std::map<std::size_t, std::unique_ptr<ModelRegistry>> g_memory;
@@ -123,6 +125,10 @@ SqlitePopulation& sqlite_population(std::size_t n) {
       std::make_unique<ModelRegistry>(ModelRegistry::open(population.dir, relaxed));
   populate(*population.relaxed, n);
   population.full = std::make_unique<ModelRegistry>(ModelRegistry::open(population.dir));
+  modelreg::OpenOptions uncached = relaxed;
+  uncached.list_cache_versions = 0;
+  population.uncached =
+      std::make_unique<ModelRegistry>(ModelRegistry::open(population.dir, uncached));
   std::fprintf(stderr, "# populated SQLite registry with %zu versions in %.2f s (%s)\n", n,
                seconds_since(start), population.dir.c_str());
   return g_sqlite.emplace(n, std::move(population)).first->second;
@@ -241,6 +247,21 @@ void BM_GetVersion(benchmark::State& state, Backend backend) {
 void BM_ListVersions(benchmark::State& state, Backend backend) {
   const auto n = static_cast<std::size_t>(state.range(0));
   ModelRegistry& registry = registry_for(backend, n);
+  std::size_t returned = 0;
+  for (auto _ : state) {
+    auto versions = registry.list_versions(kModel);
+    returned = versions.size();
+    benchmark::DoNotOptimize(versions);
+  }
+  if (returned != n) state.SkipWithError("list_versions did not return every version");
+  state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(returned));
+  state.counters["versions"] = static_cast<double>(returned);
+}
+
+// list_versions decoding every row: the list cache turned off.
+void BM_ListUncached(benchmark::State& state) {
+  const auto n = static_cast<std::size_t>(state.range(0));
+  ModelRegistry& registry = *sqlite_population(n).uncached;
   std::size_t returned = 0;
   for (auto _ : state) {
     auto versions = registry.list_versions(kModel);
@@ -634,6 +655,7 @@ void register_benchmarks(const BenchMode& mode) {
       with_sizes(benchmark::RegisterBenchmark((name + suffix).c_str(), fn, backend));
     }
   }
+  with_sizes(benchmark::RegisterBenchmark("list_uncached/sqlite_relaxed", BM_ListUncached));
   for (const auto durability : {Durability::Full, Durability::Relaxed}) {
     const std::string suffix = durability == Durability::Full ? "/sqlite_full" : "/sqlite_relaxed";
     with_sizes(benchmark::RegisterBenchmark(("open" + suffix).c_str(), BM_Open, durability), true);

@@ -279,6 +279,33 @@ TEST_F(SqliteMetadataStoreTest, ListingsOfOtherModelsFollowChangesToo) {
   EXPECT_EQ(a->list_versions("resnet").size(), 2u);
 }
 
+TEST_F(SqliteMetadataStoreTest, ListingsAreTheSameWithTheListCacheOffOrTooSmall) {
+  auto cached = open();
+  SqliteOptions off;
+  off.list_cache_versions = 0;
+  auto uncached = open(off);
+  SqliteOptions tiny;
+  tiny.list_cache_versions = 2;
+  auto small = open(tiny);
+  auto expect_same = [&](const std::string& model) {
+    const auto listed = cached->list_versions(model);
+    EXPECT_EQ(uncached->list_versions(model), listed);
+    EXPECT_EQ(small->list_versions(model), listed);
+    EXPECT_EQ(small->list_versions(model), listed);  // twice: cached or not, the same
+  };
+  for (int i = 1; i <= 4; ++i) {
+    (i % 2 == 0 ? uncached : small)->create_version(make_version("resnet", std::to_string(i)));
+    cached->create_version(make_version("bert", std::to_string(i)));
+    expect_same("resnet");
+    expect_same("bert");
+  }
+  ASSERT_TRUE(uncached->set_stage("resnet", "3", ModelStage::Production, std::nullopt, at(9)));
+  expect_same("resnet");
+  EXPECT_EQ(uncached->list_versions("resnet")[2].stage, ModelStage::Production);
+  EXPECT_EQ(uncached->list_versions("resnet", ModelStage::Production).size(), 1u);
+  EXPECT_TRUE(uncached->list_versions("no-such-model").empty());
+}
+
 // The triggers of schema version 1, which bumped models.generation on every change of a version.
 constexpr const char* kVersion1Triggers = R"sql(
 CREATE TRIGGER versions_inserted AFTER INSERT ON versions BEGIN

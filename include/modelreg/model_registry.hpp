@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <filesystem>
 #include <iosfwd>
 #include <map>
@@ -47,6 +48,8 @@ struct OpenOptions {
   // Default true: on open, finish or undo the registrations and deletions of writers that died
   // midway (see ModelRegistry::recover).
   bool recover = true;
+  // Decoded versions kept for list_versions; see SqliteOptions::list_cache_versions.
+  std::size_t list_cache_versions = 20'000;
 };
 
 // What ModelRegistry::recover found and cleaned.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <filesystem>
 #include <memory>
 
@@ -26,6 +27,10 @@ struct SqliteOptions {
   // operation keeps retrying until `lock_timeout` has passed. Default 5 s / 60 s.
   std::chrono::milliseconds busy_timeout{5000};
   std::chrono::milliseconds lock_timeout{60000};
+  // How many decoded versions list_versions(name) keeps in memory (about 1 KiB each), so that
+  // listing a model again while nothing was committed costs a copy instead of decoding every
+  // row. A model with more versions is decoded on every listing. 0 turns the cache off.
+  std::size_t list_cache_versions = 20'000;
 };
 
 // The catalog in one SQLite database file (WAL journal): durable, shared safely by many threads

@@ -19,6 +19,7 @@ ModelRegistry ModelRegistry::open(const std::filesystem::path& dir, const OpenOp
     detail::create_directories_durably(dir);
     SqliteOptions sqlite;
     sqlite.durability = options.durability;
+    sqlite.list_cache_versions = options.list_cache_versions;
     auto metadata = std::make_shared<SqliteMetadataStore>(dir / "registry.db", sqlite);
     auto store = std::make_shared<FileModelStore>(dir / "artifacts");
     auto lease = std::make_unique<detail::FileLockLease>(dir / "locks");

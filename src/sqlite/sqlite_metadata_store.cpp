@@ -781,7 +781,7 @@ class SqliteMetadataStore::Impl {
   //
   // An entry is stored under the data_version read *before* its rows, which come from the same
   // or a later snapshot, so an entry is never older than the data_version it is found under.
-  static constexpr std::size_t kMaxCachedVersions = 20'000;
+  bool list_cache_enabled() const { return options_.list_cache_versions > 0; }
 
   std::shared_ptr<const std::vector<ModelVersion>> cached_list(const std::string& model,
                                                                std::int64_t data_version) const {
@@ -793,12 +793,12 @@ class SqliteMetadataStore::Impl {
 
   void remember_list(const std::string& model, std::int64_t data_version,
                      std::shared_ptr<const std::vector<ModelVersion>> versions) const {
-    if (versions->size() > kMaxCachedVersions) return;
+    if (versions->size() > options_.list_cache_versions) return;
     std::lock_guard<std::mutex> lock(cache_mutex_);
     // data_version only grows on the probe connection; an older one lost a race and is stale.
     if (data_version < cache_data_version_) return;
     if (data_version > cache_data_version_ ||
-        cached_versions_ + versions->size() > kMaxCachedVersions) {
+        cached_versions_ + versions->size() > options_.list_cache_versions) {
       list_cache_.clear();
       cached_versions_ = 0;
       cache_data_version_ = data_version;
@@ -1091,7 +1091,7 @@ std::optional<ModelVersion> SqliteMetadataStore::production_version_impl(
 std::vector<ModelVersion> SqliteMetadataStore::list_versions_impl(
     std::string_view model_name, std::optional<ModelStage> stage) const {
   // Each listing is one statement, hence one snapshot.
-  if (!stage) {
+  if (!stage && impl_->list_cache_enabled()) {
     const std::string name(model_name);
     const std::int64_t data_version = impl_->data_version();
     if (auto cached = impl_->cached_list(name, data_version)) return *cached;
@@ -1105,19 +1105,21 @@ std::vector<ModelVersion> SqliteMetadataStore::list_versions_impl(
     return *versions;
   }
   Sql sql = kListVersions;
-  switch (*stage) {
-    case ModelStage::Development:
-      sql = kListDevelopment;
-      break;
-    case ModelStage::Staging:
-      sql = kListStaging;
-      break;
-    case ModelStage::Production:
-      sql = kListProduction;
-      break;
-    case ModelStage::Archived:
-      sql = kListArchived;
-      break;
+  if (stage) {
+    switch (*stage) {
+      case ModelStage::Development:
+        sql = kListDevelopment;
+        break;
+      case ModelStage::Staging:
+        sql = kListStaging;
+        break;
+      case ModelStage::Production:
+        sql = kListProduction;
+        break;
+      case ModelStage::Archived:
+        sql = kListArchived;
+        break;
+    }
   }
   return impl_->read("list_versions", [&](Connection& connection) {
     auto rows = use(connection, sql);
