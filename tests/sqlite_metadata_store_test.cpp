@@ -94,6 +94,7 @@ class RawDb {
   }
   std::int64_t integer(const std::string& sql) { return std::stoll(text(sql)); }
   const char* error() const { return sqlite3_errmsg(db_); }
+  sqlite3* handle() const { return db_; }
   // Runs one statement with `text` bound to ?1; returns the primary result code of its step.
   int exec_with_text(const std::string& sql, const std::string& text) {
     sqlite3_stmt* statement = nullptr;
@@ -306,8 +307,10 @@ TEST_F(SqliteMetadataStoreTest, ListingsAreTheSameWithTheListCacheOffOrTooSmall)
   EXPECT_TRUE(uncached->list_versions("no-such-model").empty());
 }
 
-// The triggers of schema version 1, which bumped models.generation on every change of a version.
-constexpr const char* kVersion1Triggers = R"sql(
+// Turns a database of schema version 2 back into version 1: models.generation, and the
+// triggers that bumped it on every change of a version.
+constexpr const char* kBackToVersion1 = R"sql(
+ALTER TABLE models RENAME COLUMN retired_generation TO generation;
 CREATE TRIGGER versions_inserted AFTER INSERT ON versions BEGIN
   UPDATE models SET generation = generation + 1 WHERE id = NEW.model_id;
 END;
@@ -332,17 +335,32 @@ TEST_F(SqliteMetadataStoreTest, AVersion1DatabaseIsUpgradedInPlaceAndKeepsEveryt
   {
     // Turn the file back into what a version 1 build left.
     RawDb raw(db_path());
-    ASSERT_EQ(raw.exec(kVersion1Triggers), SQLITE_OK) << raw.error();
+    ASSERT_EQ(raw.exec(kBackToVersion1), SQLITE_OK) << raw.error();
     ASSERT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 3);
   }
+
+  // A version 1 process still running: its statements use models.generation.
+  RawDb old_process(db_path());
+  sqlite3_stmt* old_statement = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(old_process.handle(), "SELECT id, generation FROM models", -1,
+                               &old_statement, nullptr),
+            SQLITE_OK);
 
   auto store = open();
   {
     RawDb raw(db_path());
     EXPECT_EQ(raw.integer("PRAGMA user_version"), 2);
     EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
+    EXPECT_EQ(raw.integer("SELECT count(*) FROM pragma_table_info('models') "
+                          "WHERE name = 'generation'"),
+              0);
     EXPECT_EQ(raw.text("PRAGMA integrity_check"), "ok");
   }
+  // ... fails loudly instead of trusting a generation nothing bumps any more.
+  EXPECT_EQ(sqlite3_step(old_statement) & 0xff, SQLITE_ERROR);
+  EXPECT_THAT(sqlite3_errmsg(old_process.handle()), HasSubstr("generation"));
+  sqlite3_finalize(old_statement);
+
   const auto listed = store->list_versions("resnet");
   ASSERT_EQ(listed.size(), 2u);
   ModelVersion promoted = make_version("resnet", "1");
@@ -380,6 +398,78 @@ TEST_F(SqliteMetadataStoreTest, StoresOpeningOneNewFileAtOnceAllSucceed) {
   for (int t = 0; t < kThreads; ++t) EXPECT_EQ(errors[t], "") << "thread " << t;
   ASSERT_TRUE(stores[0]);
   EXPECT_EQ(stores[0]->list_versions("m").size(), static_cast<std::size_t>(kThreads));
+}
+
+TEST_F(SqliteMetadataStoreTest, StoresOpeningOneVersion1FileAtOnceUpgradeItOnce) {
+  {
+    auto store = open();
+    store->create_version(make_version("m", "base"));
+  }
+  {
+    RawDb raw(db_path());
+    ASSERT_EQ(raw.exec(kBackToVersion1), SQLITE_OK) << raw.error();
+  }
+  constexpr int kThreads = 8;
+  std::vector<std::unique_ptr<SqliteMetadataStore>> stores(kThreads);
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        stores[t] = open();
+        stores[t]->create_version(make_version("m", std::to_string(t)));
+      } catch (const std::exception& e) {
+        errors[t] = e.what();
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(errors[t], "") << "thread " << t;
+  ASSERT_TRUE(stores[0]);
+  EXPECT_EQ(stores[0]->list_versions("m").size(), static_cast<std::size_t>(kThreads) + 1);
+  RawDb raw(db_path());
+  EXPECT_EQ(raw.integer("PRAGMA user_version"), 2);
+  EXPECT_EQ(raw.integer("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'"), 0);
+}
+
+TEST_F(SqliteMetadataStoreTest, AListingIsNeverOlderThanAWriteThatFinishedBeforeIt) {
+  // One thread registers versions one by one and publishes how many have committed; readers
+  // (the writer's own store and another store on the file) list continually. A listing that
+  // starts after the k-th commit finished must show at least k versions.
+  auto writer = open();
+  auto other = open();
+  constexpr int kVersions = 150;
+  constexpr int kReaders = 3;
+  std::atomic<int> committed{0};
+  std::atomic<bool> done{false};
+  std::vector<std::string> failures(kReaders);
+  std::vector<std::thread> readers;
+  for (int r = 0; r < kReaders; ++r) {
+    readers.emplace_back([&, r] {
+      SqliteMetadataStore& store = r == 0 ? *writer : *other;
+      try {
+        while (!done.load()) {
+          const int before = committed.load();
+          const auto listed = store.list_versions("m");
+          if (static_cast<int>(listed.size()) < before) {
+            failures[r] = "listed " + std::to_string(listed.size()) + " after " +
+                          std::to_string(before) + " commits";
+            return;
+          }
+        }
+      } catch (const std::exception& e) {
+        failures[r] = e.what();
+      }
+    });
+  }
+  for (int i = 0; i < kVersions; ++i) {
+    writer->create_version(make_version("m", std::to_string(i)));
+    committed.store(i + 1);
+  }
+  done.store(true);
+  for (auto& reader : readers) reader.join();
+  for (int r = 0; r < kReaders; ++r) EXPECT_EQ(failures[r], "") << "reader " << r;
+  EXPECT_EQ(other->list_versions("m").size(), static_cast<std::size_t>(kVersions));
 }
 
 // --- the database enforces the invariants -------------------------------------------------
@@ -430,13 +520,22 @@ TEST_F(SqliteMetadataStoreTest, TagsThatAreNotAnObjectOfStringsAreDataLossEveryw
     store->create_version(make_version("resnet", "1.0"));
   }
   const char* const corrupt_tags[] = {
-      R"({not json)",       R"([])",
-      R"("team")",          R"({"team":1})",
-      R"({"team":null})",   R"({"team":true})",
-      R"({"a":{"b":"c"}})", R"({"a":["b"]})",
-      R"({"a":"b"} extra)", R"({"a":"b",})",
-      R"({"a":"b")",        R"()",
-      "{\"a\":\"\xff\"}",   R"({"a" : 1})",
+      R"({not json)",
+      R"([])",
+      R"("team")",
+      R"({"team":1})",
+      R"({"team":null})",
+      R"({"team":true})",
+      R"({"a":{"b":"c"}})",
+      R"({"a":["b"]})",
+      R"({"a":"b"} extra)",
+      R"({"a":"b",})",
+      R"({"a":"b")",
+      R"()",
+      "{\"a\":\"\xff\"}",
+      R"({"a" : 1})",
+      R"({}x)",
+      R"({} x)",
   };
   for (const char* tags : corrupt_tags) {
     SCOPED_TRACE(tags);
@@ -472,6 +571,18 @@ TEST_F(SqliteMetadataStoreTest, TagsThatAreNotAnObjectOfStringsAreDataLossEveryw
           << raw.error();
     }
     EXPECT_EQ(open()->get_version("resnet", "1.0")->tags, decoded);
+  }
+  // The model's own tags go through the same decoder.
+  for (const char* tags : {R"({"a":1})", R"({}x)", R"([)"}) {
+    SCOPED_TRACE(tags);
+    {
+      RawDb raw(db_path());
+      ASSERT_EQ(raw.exec_with_text("UPDATE models SET tags = ?1", tags), SQLITE_DONE)
+          << raw.error();
+    }
+    auto store = open();
+    EXPECT_THROW(store->get_model("resnet"), DataLossError);
+    EXPECT_TRUE(store->get_version("resnet", "1.0").has_value());
   }
 }
 

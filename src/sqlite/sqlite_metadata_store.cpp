@@ -56,7 +56,7 @@ CREATE TABLE IF NOT EXISTS models (
   tags        TEXT NOT NULL,
   created_at  INTEGER NOT NULL,
   -- Bumped by the triggers below in every transaction that changed a version of the model,
-  -- and checked by the list cache. Unused from version 2 on, which drops the triggers.
+  -- and checked by the list cache. Version 2 drops the triggers and renames the column.
   generation  INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS versions (
@@ -110,13 +110,16 @@ CREATE INDEX IF NOT EXISTS versions_pending ON versions (pending_since, id)
 // Version 2: the list cache is checked against PRAGMA data_version, which changes with every
 // commit of any connection, instead of a per-model generation. Bumping the generation from
 // triggers made every write touch the model's row too: a third of the pages a promotion wrote
-// and a third of its time. The column stays, unused: ALTER TABLE DROP COLUMN cannot rewrite the
-// version 1 table definition (it fails on the comment before the column), and rebuilding the
-// table would need foreign keys off, which cannot change inside the upgrade's transaction.
+// and a third of its time. The column is renamed rather than dropped, so that a version 1
+// process still running fails loudly ("no such column") instead of listing from a cache that
+// nothing invalidates any more. (ALTER TABLE DROP COLUMN cannot rewrite the version 1 table
+// definition, failing on the comment before the column, and rebuilding the table would need
+// foreign keys off, which cannot change inside the upgrade's transaction.)
 constexpr const char* kUpgradeToV2 = R"sql(
 DROP TRIGGER IF EXISTS versions_inserted;
 DROP TRIGGER IF EXISTS versions_updated;
 DROP TRIGGER IF EXISTS versions_deleted;
+ALTER TABLE models RENAME COLUMN generation TO retired_generation;
 )sql";
 
 // kSchemaSteps[i] turns a database of schema version i into one of version i + 1.
@@ -780,7 +783,9 @@ class SqliteMetadataStore::Impl {
   // again. Any commit makes the whole cache stale. Bounded by the number of versions held.
   //
   // An entry is stored under the data_version read *before* its rows, which come from the same
-  // or a later snapshot, so an entry is never older than the data_version it is found under.
+  // or a later snapshot, and is only found under that exact value: a caller whose probe returned
+  // it saw no commit since that probe, so the rows are as new as anything it could read. Nothing
+  // depends on data_version growing (it is 32 bits and may wrap).
   bool list_cache_enabled() const { return options_.list_cache_versions > 0; }
 
   std::shared_ptr<const std::vector<ModelVersion>> cached_list(const std::string& model,
@@ -793,11 +798,12 @@ class SqliteMetadataStore::Impl {
 
   void remember_list(const std::string& model, std::int64_t data_version,
                      std::shared_ptr<const std::vector<ModelVersion>> versions) const {
-    if (versions->size() > options_.list_cache_versions) return;
+    // An empty list (no such model) is not kept: any number of unknown names could be asked for.
+    if (versions->empty() || versions->size() > options_.list_cache_versions) return;
     std::lock_guard<std::mutex> lock(cache_mutex_);
-    // data_version only grows on the probe connection; an older one lost a race and is stale.
-    if (data_version < cache_data_version_) return;
-    if (data_version > cache_data_version_ ||
+    // Entries of another data_version are stale, or this one is (it lost a race with a newer
+    // listing, which then loses its entries: a miss, never a wrong answer).
+    if (data_version != cache_data_version_ ||
         cached_versions_ + versions->size() > options_.list_cache_versions) {
       list_cache_.clear();
       cached_versions_ = 0;
