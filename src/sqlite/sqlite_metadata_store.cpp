@@ -788,6 +788,11 @@ class SqliteMetadataStore::Impl {
   // depends on data_version growing (it is 32 bits and may wrap).
   bool list_cache_enabled() const { return options_.list_cache_versions > 0; }
 
+  // An empty list (no such model) is not kept: any number of unknown names could be asked for.
+  bool cacheable(std::size_t versions) const {
+    return versions > 0 && versions <= options_.list_cache_versions;
+  }
+
   std::shared_ptr<const std::vector<ModelVersion>> cached_list(const std::string& model,
                                                                std::int64_t data_version) const {
     std::lock_guard<std::mutex> lock(cache_mutex_);
@@ -798,8 +803,7 @@ class SqliteMetadataStore::Impl {
 
   void remember_list(const std::string& model, std::int64_t data_version,
                      std::shared_ptr<const std::vector<ModelVersion>> versions) const {
-    // An empty list (no such model) is not kept: any number of unknown names could be asked for.
-    if (versions->empty() || versions->size() > options_.list_cache_versions) return;
+    if (!cacheable(versions->size())) return;
     std::lock_guard<std::mutex> lock(cache_mutex_);
     // Entries of another data_version are stale, or this one is (it lost a race with a newer
     // listing, which then loses its entries: a miss, never a wrong answer).
@@ -1101,14 +1105,15 @@ std::vector<ModelVersion> SqliteMetadataStore::list_versions_impl(
     const std::string name(model_name);
     const std::int64_t data_version = impl_->data_version();
     if (auto cached = impl_->cached_list(name, data_version)) return *cached;
-    auto versions = std::make_shared<const std::vector<ModelVersion>>(
-        impl_->read("list_versions", [&](Connection& connection) {
-          auto rows = use(connection, kListVersions);
-          rows->bind(1, model_name);
-          return read_versions(rows, connection.path());
-        }));
-    impl_->remember_list(name, data_version, versions);
-    return *versions;
+    std::vector<ModelVersion> versions = impl_->read("list_versions", [&](Connection& connection) {
+      auto rows = use(connection, kListVersions);
+      rows->bind(1, model_name);
+      return read_versions(rows, connection.path());
+    });
+    if (!impl_->cacheable(versions.size())) return versions;  // no copy of a list not kept
+    auto shared = std::make_shared<const std::vector<ModelVersion>>(std::move(versions));
+    impl_->remember_list(name, data_version, shared);
+    return *shared;
   }
   Sql sql = kListVersions;
   if (stage) {
