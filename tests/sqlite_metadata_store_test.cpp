@@ -118,6 +118,27 @@ class SqliteMetadataStoreTest : public ::testing::Test {
     return std::make_unique<SqliteMetadataStore>(db_path(), options);
   }
 
+  // Opens `threads` stores on the file at once, each from its own thread, and has each create
+  // version "<thread>" of model "m". Every open and create must succeed.
+  std::vector<std::unique_ptr<SqliteMetadataStore>> open_at_once_and_write(int threads) {
+    std::vector<std::unique_ptr<SqliteMetadataStore>> stores(threads);
+    std::vector<std::string> errors(threads);
+    std::vector<std::thread> running;
+    for (int t = 0; t < threads; ++t) {
+      running.emplace_back([&, t] {
+        try {
+          stores[t] = open();
+          stores[t]->create_version(make_version("m", std::to_string(t)));
+        } catch (const std::exception& e) {
+          errors[t] = e.what();
+        }
+      });
+    }
+    for (auto& thread : running) thread.join();
+    for (int t = 0; t < threads; ++t) EXPECT_EQ(errors[t], "") << "thread " << t;
+    return stores;
+  }
+
   testing::TestDir dir_;
 };
 
@@ -381,21 +402,7 @@ TEST_F(SqliteMetadataStoreTest, AVersion1DatabaseIsUpgradedInPlaceAndKeepsEveryt
 
 TEST_F(SqliteMetadataStoreTest, StoresOpeningOneNewFileAtOnceAllSucceed) {
   constexpr int kThreads = 8;
-  std::vector<std::unique_ptr<SqliteMetadataStore>> stores(kThreads);
-  std::vector<std::string> errors(kThreads);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      try {
-        stores[t] = open();
-        stores[t]->create_version(make_version("m", std::to_string(t)));
-      } catch (const std::exception& e) {
-        errors[t] = e.what();
-      }
-    });
-  }
-  for (auto& thread : threads) thread.join();
-  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(errors[t], "") << "thread " << t;
+  const auto stores = open_at_once_and_write(kThreads);
   ASSERT_TRUE(stores[0]);
   EXPECT_EQ(stores[0]->list_versions("m").size(), static_cast<std::size_t>(kThreads));
 }
@@ -410,21 +417,7 @@ TEST_F(SqliteMetadataStoreTest, StoresOpeningOneVersion1FileAtOnceUpgradeItOnce)
     ASSERT_EQ(raw.exec(kBackToVersion1), SQLITE_OK) << raw.error();
   }
   constexpr int kThreads = 8;
-  std::vector<std::unique_ptr<SqliteMetadataStore>> stores(kThreads);
-  std::vector<std::string> errors(kThreads);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
-    threads.emplace_back([&, t] {
-      try {
-        stores[t] = open();
-        stores[t]->create_version(make_version("m", std::to_string(t)));
-      } catch (const std::exception& e) {
-        errors[t] = e.what();
-      }
-    });
-  }
-  for (auto& thread : threads) thread.join();
-  for (int t = 0; t < kThreads; ++t) EXPECT_EQ(errors[t], "") << "thread " << t;
+  const auto stores = open_at_once_and_write(kThreads);
   ASSERT_TRUE(stores[0]);
   EXPECT_EQ(stores[0]->list_versions("m").size(), static_cast<std::size_t>(kThreads) + 1);
   RawDb raw(db_path());
