@@ -99,10 +99,6 @@ class StringMapSax {
   bool in_object_ = false;
 };
 
-}  // namespace
-
-namespace {
-
 // The common case, as nlohmann::json::dump writes it: {"key":"value",...} with printable ASCII
 // strings and no escapes. Returns false (leaving `out` to be overwritten) at the first byte
 // outside that shape; the full parser then decides.
