@@ -55,6 +55,12 @@ void validate_registration(std::string_view name, std::string_view version,
   }
 }
 
+// Whether two records of a version describe the same artifact of the same registration.
+bool same_artifact(const ModelVersion& a, const ModelVersion& b) {
+  return a.artifact_path == b.artifact_path && a.artifact_size == b.artifact_size &&
+         a.artifact_sha256 == b.artifact_sha256 && a.created_at == b.created_at;
+}
+
 // Reads `in` to its end, hashing, and checks the result against what `version` recorded.
 // Throws DataLossError on any mismatch.
 void check_integrity(const ModelVersion& version, std::uint64_t size, const std::string& sha256) {
@@ -104,6 +110,29 @@ class ModelRegistry::Impl {
     auto v = metadata->get_version(name, version);
     if (!v || !v->artifact_path) return std::nullopt;
     return v;
+  }
+
+  // Runs `read` on the record of a version that has an artifact, and returns what it returns;
+  // nullopt when there is no such version or it has no artifact. `read` throws DataLossError
+  // when the artifact is missing or differs from the record. That is also what a deletion, or a
+  // deletion and a new registration of the same version, that ran between reading the record
+  // and opening the artifact looks like: so the record is read again, and only a failure on an
+  // unchanged record is reported. A changed record is read again from the start, a deleted one
+  // answers "no such version", as it would have a moment later.
+  template <typename Read>
+  auto read_artifact(std::string_view name, std::string_view version, Read read) const
+      -> std::optional<decltype(read(std::declval<const ModelVersion&>()))> {
+    auto current = version_with_artifact(name, version);
+    while (current) {
+      try {
+        return read(*current);
+      } catch (const DataLossError&) {
+        auto again = version_with_artifact(name, version);
+        if (again && same_artifact(*again, *current)) throw;
+        current = std::move(again);
+      }
+    }
+    return std::nullopt;
   }
 
   // Opens the artifact of `version` for reading; a missing artifact is data loss, since the
@@ -310,36 +339,37 @@ bool ModelRegistry::delete_version(std::string_view name, std::string_view versi
 
 std::optional<Bytes> ModelRegistry::load_artifact(std::string_view name,
                                                   std::string_view version) const {
-  return detail::public_call("load_artifact", [&]() -> std::optional<Bytes> {
-    const auto v = impl_->version_with_artifact(name, version);
-    if (!v) return std::nullopt;
-    auto in = impl_->open_artifact(*v);
-    detail::HashingInputBuf hashing(*in);
-    std::istream hashed(&hashing);
-    Bytes bytes;
-    bytes.reserve(static_cast<std::size_t>(v->artifact_size));
-    char buffer[1 << 16];
-    while (hashed.read(buffer, sizeof buffer) || hashed.gcount() > 0) {
-      bytes.insert(bytes.end(), buffer, buffer + hashed.gcount());
-    }
-    check_integrity(*v, hashing);
-    return bytes;
+  return detail::public_call("load_artifact", [&] {
+    return impl_->read_artifact(name, version, [&](const ModelVersion& v) {
+      auto in = impl_->open_artifact(v);
+      detail::HashingInputBuf hashing(*in);
+      std::istream hashed(&hashing);
+      Bytes bytes;
+      bytes.reserve(static_cast<std::size_t>(v.artifact_size));
+      char buffer[1 << 16];
+      while (hashed.read(buffer, sizeof buffer) || hashed.gcount() > 0) {
+        bytes.insert(bytes.end(), buffer, buffer + hashed.gcount());
+      }
+      check_integrity(v, hashing);
+      return bytes;
+    });
   });
 }
 
 bool ModelRegistry::load_artifact(std::string_view name, std::string_view version,
                                   std::ostream& out) const {
   return detail::public_call("load_artifact", [&] {
-    const auto v = impl_->version_with_artifact(name, version);
-    if (!v) return false;
-    auto in = impl_->open_artifact(*v);
     // First pass: verify, so that `out` never receives a corrupt byte.
-    {
+    std::unique_ptr<std::istream> in;
+    const auto v = impl_->read_artifact(name, version, [&](const ModelVersion& current) {
+      in = impl_->open_artifact(current);
       detail::HashingInputBuf hashing(*in);
       std::istream hashed(&hashing);
       drain(hashed);
-      check_integrity(*v, hashing);
-    }
+      check_integrity(current, hashing);
+      return current;
+    });
+    if (!v) return false;
     // Second pass over the same open file (the same bytes, even if the path were replaced).
     in->clear();
     if (!in->seekg(0)) {
@@ -361,13 +391,17 @@ bool ModelRegistry::load_artifact(std::string_view name, std::string_view versio
 bool ModelRegistry::load_artifact(std::string_view name, std::string_view version,
                                   const std::filesystem::path& destination) const {
   return detail::public_call("load_artifact", [&] {
-    const auto v = impl_->version_with_artifact(name, version);
-    if (!v) return false;
-    auto in = impl_->open_artifact(*v);
-    detail::HashingInputBuf hashing(*in);
-    std::istream hashed(&hashing);
-    detail::write_file_atomically(destination, hashed, [&] { check_integrity(*v, hashing); });
-    return true;
+    return impl_
+        ->read_artifact(name, version,
+                        [&](const ModelVersion& v) {
+                          auto in = impl_->open_artifact(v);
+                          detail::HashingInputBuf hashing(*in);
+                          std::istream hashed(&hashing);
+                          detail::write_file_atomically(destination, hashed,
+                                                        [&] { check_integrity(v, hashing); });
+                          return true;
+                        })
+        .has_value();
   });
 }
 

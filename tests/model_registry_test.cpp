@@ -3,8 +3,11 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <modelreg/modelreg.hpp>
 #include <sstream>
+#include <utility>
 
 #include "log_capture.hpp"
 #include "test_dir.hpp"
@@ -18,6 +21,9 @@ class FaultyStore final : public ModelStore {
   bool fail_save = false;
   bool fail_delete = false;
   int saves = 0;
+  // Runs once, at the next open: stands in for another thread acting between a load's reading
+  // of the record and its opening of the artifact.
+  mutable std::function<void()> before_next_open;
   InMemoryModelStore inner;
 
  private:
@@ -28,6 +34,7 @@ class FaultyStore final : public ModelStore {
                         path.substr(path.find('/') + 1, path.rfind('/') - path.find('/') - 1), in);
   }
   std::unique_ptr<std::istream> open_impl(const std::string& path) const override {
+    if (before_next_open) std::exchange(before_next_open, nullptr)();
     return inner.open_artifact(path);
   }
   bool delete_impl(const std::string& path) override {
@@ -350,6 +357,49 @@ TEST_P(ModelRegistryTest, CorruptArtifactsAreNeverReturned) {
     EXPECT_FALSE(std::filesystem::exists(destination));
   }
   EXPECT_EQ(log.errors().size(), 9u);
+}
+
+TEST_P(ModelRegistryTest, ALoadThatRacesADeletionFindsNoVersion) {
+  testing::LogCapture log;
+  const auto destination = dir_.path() / "out";
+  const auto delete_first = [&] {
+    register_with("m", "1", "weights");
+    store_->before_next_open = [&] { ASSERT_TRUE(registry_->delete_version("m", "1")); };
+  };
+  delete_first();
+  EXPECT_FALSE(registry_->load_artifact("m", "1").has_value());
+  delete_first();
+  std::ostringstream out;
+  EXPECT_FALSE(registry_->load_artifact("m", "1", out));
+  EXPECT_TRUE(out.str().empty());
+  delete_first();
+  EXPECT_FALSE(registry_->load_artifact("m", "1", destination));
+  EXPECT_FALSE(std::filesystem::exists(destination));
+  EXPECT_EQ(log.errors(), std::vector<std::string>{});
+}
+
+TEST_P(ModelRegistryTest, ALoadThatRacesAReRegistrationReadsTheNewArtifact) {
+  const auto destination = dir_.path() / "out";
+  int round = 0;
+  const auto replace_first = [&] {
+    register_with("m", "1", "old weights");
+    store_->before_next_open = [&] {
+      ASSERT_TRUE(registry_->delete_version("m", "1"));
+      register_with("m", "1", "new weights " + std::to_string(++round));
+    };
+  };
+  replace_first();
+  EXPECT_EQ(to_string(*registry_->load_artifact("m", "1")), "new weights 1");
+  registry_->delete_version("m", "1");
+  replace_first();
+  std::ostringstream out;
+  EXPECT_TRUE(registry_->load_artifact("m", "1", out));
+  EXPECT_EQ(out.str(), "new weights 2");
+  registry_->delete_version("m", "1");
+  replace_first();
+  EXPECT_TRUE(registry_->load_artifact("m", "1", destination));
+  std::ifstream file(destination, std::ios::binary);
+  EXPECT_EQ(std::string(std::istreambuf_iterator<char>(file), {}), "new weights 3");
 }
 
 TEST_P(ModelRegistryTest, RejectsBadOptions) {
