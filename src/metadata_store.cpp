@@ -20,6 +20,14 @@ void validate_owner(std::string_view owner) {
 
 MetadataStore::~MetadataStore() = default;
 
+std::optional<std::filesystem::path> MetadataStore::owner_lock_directory() const {
+  return detail::public_call("owner_lock_directory", [&] { return owner_lock_directory_impl(); });
+}
+
+std::optional<std::filesystem::path> MetadataStore::owner_lock_directory_impl() const {
+  return std::nullopt;
+}
+
 void MetadataStore::create_version(const ModelVersion& version, std::string_view owner) {
   detail::public_call("create_version", [&] {
     validate_key(version.model_name, version.version);

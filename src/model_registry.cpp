@@ -85,6 +85,17 @@ void check_integrity(const ModelVersion& version, detail::HashingInputBuf& hashi
   check_integrity(version, hashing.size(), hashing.hex_digest());
 }
 
+// The lease every registry on `metadata` uses, so that they all judge each other's liveness the
+// same way: a lock file in the catalog's lock directory if other processes can open it.
+std::unique_ptr<detail::OwnerLease> lease_for(const MetadataStore* metadata) {
+  if (metadata != nullptr) {
+    if (auto directory = metadata->owner_lock_directory()) {
+      return std::make_unique<detail::FileLockLease>(std::move(*directory));
+    }
+  }
+  return std::make_unique<detail::ProcessLocalLease>();
+}
+
 void drain(std::istream& in) {
   char buffer[1 << 16];
   while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
@@ -180,13 +191,8 @@ ModelRegistry::ModelRegistry(std::shared_ptr<ModelStore> store)
 
 ModelRegistry::ModelRegistry(std::shared_ptr<ModelStore> store,
                              std::shared_ptr<MetadataStore> metadata)
-    : ModelRegistry(std::move(store), std::move(metadata),
-                    std::make_unique<detail::ProcessLocalLease>()) {}
-
-ModelRegistry::ModelRegistry(std::shared_ptr<ModelStore> store,
-                             std::shared_ptr<MetadataStore> metadata,
-                             std::unique_ptr<detail::OwnerLease> lease)
     : impl_(detail::public_call("ModelRegistry", [&] {
+        auto lease = lease_for(metadata.get());
         return std::make_unique<Impl>(std::move(store), std::move(metadata), std::move(lease));
       })) {}
 

@@ -558,6 +558,33 @@ TEST_F(CrashTest, RecoveryRollsBackDeadWritersAndLeavesLiveOnesAlone) {
   EXPECT_EQ(temporary_files(dir / "artifacts"), std::vector<std::string>{});
 }
 
+TEST_F(CrashTest, RecoveryLeavesAliveARegistryBuiltFromItsStores) {
+  // A registry built from a FileModelStore and a SqliteMetadataStore, not by open(), shares the
+  // directory with open()ed ones: its reservations are a live writer's to them too.
+  const fs::path dir = root() / "registry";
+  auto opened = ModelRegistry::open(dir);
+  ModelRegistry built(std::make_shared<FileModelStore>(dir / "artifacts"),
+                      std::make_shared<SqliteMetadataStore>(dir / "registry.db"));
+  std::optional<RecoveryReport> report;
+  std::size_t pending_during_upload = 0;
+  InterruptingStreamBuf source(2 << 20, 1 << 20, [&] {
+    report = opened.recover();
+    // A second process opening the directory recovers too.
+    pending_during_upload = ModelRegistry::open(dir).metadata_store()->list_pending().size();
+  });
+  std::istream in(&source);
+  RegisterOptions options;
+  options.artifact_stream = &in;
+  const ModelVersion v = built.register_version("alpha", "1", options);
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->registrations_rolled_back, 0u);
+  EXPECT_EQ(pending_during_upload, 1u) << "the live registration was taken for a dead one";
+  EXPECT_EQ(v.artifact_size, 2u << 20);
+  EXPECT_EQ(opened.get_version("alpha", "1"), v);
+  EXPECT_TRUE(opened.load_artifact("alpha", "1"));  // verified against its digest
+  EXPECT_TRUE(opened.metadata_store()->list_pending().empty());
+}
+
 // ---------------------------------------------------------------------------------------------
 // Random kills.
 

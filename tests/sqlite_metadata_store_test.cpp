@@ -22,6 +22,7 @@
 
 #include "log_capture.hpp"
 #include "modelreg/error.hpp"
+#include "modelreg/in_memory_metadata_store.hpp"
 #include "test_dir.hpp"
 
 namespace modelreg {
@@ -184,6 +185,12 @@ TEST_F(SqliteMetadataStoreTest, FileIsAWalDatabaseWithTheSchemaVersionAndExactTi
   // Nanoseconds since the epoch, as integers: no rounding through text or floating point.
   EXPECT_EQ(raw.integer("SELECT created_at FROM versions"), 1'700'000'000'987'654'322LL);
   EXPECT_EQ(raw.integer("SELECT updated_at FROM versions"), 1'700'000'000'987'654'323LL);
+}
+
+TEST_F(SqliteMetadataStoreTest, WritersHoldTheirLocksBesideTheDatabase) {
+  // The directory ModelRegistry::open(dir) uses, whoever builds the registry.
+  EXPECT_EQ(open()->owner_lock_directory(), dir_.path() / "locks");
+  EXPECT_EQ(InMemoryMetadataStore().owner_lock_directory(), std::nullopt);
 }
 
 TEST_F(SqliteMetadataStoreTest, RelaxedDurabilityStoresAndReopens) {

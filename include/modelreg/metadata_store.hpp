@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -105,7 +106,14 @@ class MetadataStore {
   // Names of every model with at least one visible version, sorted.
   std::vector<std::string> list_models() const;
 
+  // Where the writers of a catalog that other processes can open hold their liveness locks, so
+  // that crash recovery tells a dead writer's reservations from a live one's. Every registry on
+  // the catalog, whatever built it, uses this directory. nullopt (the default) for a catalog
+  // that lives inside one process.
+  std::optional<std::filesystem::path> owner_lock_directory() const;
+
  private:
+  virtual std::optional<std::filesystem::path> owner_lock_directory_impl() const;
   virtual void create_version_impl(const ModelVersion& version, std::string_view owner) = 0;
   virtual ModelVersion publish_version_impl(std::string_view model_name, std::string_view version,
                                             std::string_view owner, const ArtifactInfo& artifact,

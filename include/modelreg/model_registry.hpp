@@ -23,10 +23,6 @@
 
 namespace modelreg {
 
-namespace detail {
-class OwnerLease;
-}
-
 // What register_version records besides the name and version (the seed's keyword arguments).
 struct RegisterOptions {
   ModelFramework framework = ModelFramework::Custom;     // default Custom, as in the seed
@@ -82,7 +78,11 @@ class ModelRegistry {
   // The seed's ModelRegistry(store): artifacts in `store`, catalog in memory. Throws
   // InvalidArgumentError if `store` is null.
   explicit ModelRegistry(std::shared_ptr<ModelStore> store);
-  // Any pair of stores. Throws InvalidArgumentError if either is null.
+  // Any pair of stores. Throws InvalidArgumentError if either is null. On a catalog that other
+  // processes can open (SqliteMetadataStore), the registry holds a lock file in the catalog's
+  // owner_lock_directory() for its lifetime, as ModelRegistry::open's do, so that recovery by
+  // any of them never takes a live registry's work for a dead writer's; StorageError if it
+  // cannot.
   ModelRegistry(std::shared_ptr<ModelStore> store, std::shared_ptr<MetadataStore> metadata);
 
   // The durable embedded registry in `dir` (created if needed): SQLite catalog at
@@ -161,9 +161,6 @@ class ModelRegistry {
   std::shared_ptr<MetadataStore> metadata_store() const;
 
  private:
-  ModelRegistry(std::shared_ptr<ModelStore> store, std::shared_ptr<MetadataStore> metadata,
-                std::unique_ptr<detail::OwnerLease> lease);
-
   class Impl;
   std::unique_ptr<Impl> impl_;
 };

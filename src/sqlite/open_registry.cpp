@@ -7,7 +7,6 @@
 #include "modelreg/file_model_store.hpp"
 #include "modelreg/model_registry.hpp"
 #include "modelreg/sqlite_metadata_store.hpp"
-#include "owner_lease.hpp"
 #include "posix_file.hpp"
 #include "public_call.hpp"
 
@@ -22,8 +21,8 @@ ModelRegistry ModelRegistry::open(const std::filesystem::path& dir, const OpenOp
     sqlite.list_cache_versions = options.list_cache_versions;
     auto metadata = std::make_shared<SqliteMetadataStore>(dir / "registry.db", sqlite);
     auto store = std::make_shared<FileModelStore>(dir / "artifacts");
-    auto lease = std::make_unique<detail::FileLockLease>(dir / "locks");
-    ModelRegistry registry(std::move(store), std::move(metadata), std::move(lease));
+    // The catalog's lease lives in dir/locks (SqliteMetadataStore::owner_lock_directory).
+    ModelRegistry registry(std::move(store), std::move(metadata));
     if (options.recover) registry.recover();
     return registry;
   });

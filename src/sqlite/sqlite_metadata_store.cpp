@@ -843,6 +843,10 @@ const std::filesystem::path& SqliteMetadataStore::path() const {
   return impl_->path();
 }
 
+std::optional<std::filesystem::path> SqliteMetadataStore::owner_lock_directory_impl() const {
+  return impl_->path().parent_path() / "locks";
+}
+
 void SqliteMetadataStore::create_version_impl(const ModelVersion& version, std::string_view owner) {
   if (version.stage == ModelStage::Production) {
     throw InvalidArgumentError(
