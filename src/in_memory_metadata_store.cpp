@@ -28,6 +28,7 @@ struct Model {
   std::map<std::uint64_t, std::string> visible_by_seq;
   std::optional<std::string> production;
   std::uint64_t next_seq = 1;
+  Timestamp latest_created_at = Timestamp::min();  // of the version made visible last
 };
 
 }  // namespace
@@ -57,20 +58,27 @@ struct InMemoryMetadataStore::State {
     return &it->second;
   }
 
-  // Makes `row` visible as the newest version of `model`.
+  // Makes `row` visible as the newest version of `model`, dated no earlier than the version
+  // made visible before it (see MetadataStore::create_version).
   static void make_visible(Model& model, Row& row) {
     row.state = RowState::Visible;
     row.owner.clear();
     row.seq = model.next_seq++;
     model.visible_by_seq[row.seq] = row.version.version;
+    ModelVersion& v = row.version;
+    if (v.created_at < model.latest_created_at) {
+      v.created_at = model.latest_created_at;
+      v.updated_at = std::max(v.updated_at, v.created_at);
+    }
+    model.latest_created_at = v.created_at;
   }
 };
 
 InMemoryMetadataStore::InMemoryMetadataStore() : state_(std::make_unique<State>()) {}
 InMemoryMetadataStore::~InMemoryMetadataStore() = default;
 
-void InMemoryMetadataStore::create_version_impl(const ModelVersion& version,
-                                                std::string_view owner) {
+ModelVersion InMemoryMetadataStore::create_version_impl(const ModelVersion& version,
+                                                        std::string_view owner) {
   std::unique_lock lock(mutex_);
   auto [it, created] = state_->models.try_emplace(version.model_name);
   Model& model = it->second;
@@ -91,6 +99,7 @@ void InMemoryMetadataStore::create_version_impl(const ModelVersion& version,
     row.state = RowState::Registering;
     row.owner = std::string(owner);
   }
+  return row.version;
 }
 
 ModelVersion InMemoryMetadataStore::publish_version_impl(std::string_view model_name,

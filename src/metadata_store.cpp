@@ -28,8 +28,8 @@ std::optional<std::filesystem::path> MetadataStore::owner_lock_directory_impl() 
   return std::nullopt;
 }
 
-void MetadataStore::create_version(const ModelVersion& version, std::string_view owner) {
-  detail::public_call("create_version", [&] {
+ModelVersion MetadataStore::create_version(const ModelVersion& version, std::string_view owner) {
+  return detail::public_call("create_version", [&] {
     validate_key(version.model_name, version.version);
     for (const auto& [key, value] : version.tags) validate_tag(key, value);
     if (version.stage == ModelStage::Production) {
@@ -38,7 +38,7 @@ void MetadataStore::create_version(const ModelVersion& version, std::string_view
     if (!version.parameters.is_object()) {
       throw InvalidArgumentError("parameters must be a JSON object");
     }
-    create_version_impl(version, owner);
+    return create_version_impl(version, owner);
   });
 }
 

@@ -241,8 +241,7 @@ ModelVersion ModelRegistry::register_version(std::string_view name, std::string_
 
     if (source == nullptr) {
       std::lock_guard<std::mutex> lock(impl_->mutex);
-      impl_->metadata->create_version(v);
-      return v;  // exactly what was stored: no need to read it back
+      return impl_->metadata->create_version(v);
     }
 
     // Reserve the key first: a duplicate fails here, before any byte is written.

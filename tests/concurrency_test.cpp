@@ -151,6 +151,37 @@ TEST_P(ConcurrencyTest, ConcurrentPromotionsNeverShowTwoOrZeroProductionVersions
   EXPECT_EQ(registry.list_versions("m", ModelStage::Archived).size(), 7u);
 }
 
+TEST_P(ConcurrencyTest, CreatedAtFollowsRegistrationOrderUnderConcurrentRegistrations) {
+  testing::TestDir dir;
+  ModelRegistry registry = GetParam().make(dir.path());
+  constexpr int kThreads = 4;
+  constexpr int kVersions = 250;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kVersions; ++i) {
+        const std::string version = std::to_string(t) + "-" + std::to_string(i);
+        if (i % 2 == 0) {
+          registry.register_version("m", version);
+        } else {
+          RegisterOptions options;
+          options.artifact = to_bytes(version);
+          registry.register_version("m", version, options);
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  const auto versions = registry.list_versions("m");
+  ASSERT_EQ(versions.size(), static_cast<std::size_t>(kThreads * kVersions));
+  int backwards = 0;
+  for (std::size_t i = 1; i < versions.size(); ++i) {
+    backwards += versions[i].created_at < versions[i - 1].created_at;
+  }
+  EXPECT_EQ(backwards, 0) << "versions dated before one registered ahead of them";
+  EXPECT_EQ(registry.get_model("m")->latest_version(), registry.get_latest("m"));
+}
+
 std::vector<Setup> setups() {
   std::vector<Setup> result{
       {"InMemory", [](const std::filesystem::path&) { return ModelRegistry(); }},

@@ -79,9 +79,7 @@ class MetadataStoreConformance : public ::testing::TestWithParam<Backend> {
   // Creates a visible version and returns what was stored.
   ModelVersion add(const std::string& model, const std::string& version,
                    ModelStage stage = ModelStage::Development, Timestamp created = at(0)) {
-    ModelVersion v = make_version(model, version, stage, created);
-    store().create_version(v);
-    return v;
+    return store().create_version(make_version(model, version, stage, created));
   }
 
   testing::TestDir dir_;
@@ -595,8 +593,36 @@ TEST_P(MetadataStoreConformance, CompareAndSwapWithTheRightExpectedStageApplies)
 
 // --- listings -----------------------------------------------------------------------------
 
+TEST_P(MetadataStoreConformance, CreatedAtNeverGoesBackInRegistrationOrder) {
+  // A writer whose clock read came before another's registration, published after it.
+  const ModelVersion first = add("resnet", "1", ModelStage::Development, at(300));
+  EXPECT_EQ(first.created_at, at(300));
+  const ModelVersion second = add("resnet", "2", ModelStage::Development, at(100));
+  EXPECT_EQ(second.created_at, at(300));
+  EXPECT_EQ(second.updated_at, at(300));
+  EXPECT_EQ(store().get_version("resnet", "2"), second);
+  store().create_version(make_version("resnet", "3", ModelStage::Development, at(0)), "writer-1");
+  ArtifactInfo artifact;
+  artifact.path = "resnet/3/model.bin";
+  const ModelVersion third = store().publish_version("resnet", "3", "writer-1", artifact, at(200));
+  EXPECT_EQ(third.created_at, at(300));
+  EXPECT_EQ(store().get_version("resnet", "3"), third);
+  // Later clocks are recorded as they are.
+  EXPECT_EQ(add("resnet", "4", ModelStage::Development, at(400)).created_at, at(400));
+  // Both notions of "latest" agree, ties broken by registration order.
+  EXPECT_EQ(store().latest_version("resnet")->version, "4");
+  EXPECT_EQ(store().get_model("resnet")->latest_version()->version, "4");
+  ASSERT_TRUE(store().begin_delete("resnet", "4", "writer-2").has_value());
+  ASSERT_TRUE(store().release_version("resnet", "4", "writer-2"));
+  EXPECT_EQ(store().latest_version("resnet")->version, "3");
+  EXPECT_EQ(store().get_model("resnet")->latest_version()->version, "3");
+  // Another model's versions are not compared.
+  EXPECT_EQ(add("bert", "1", ModelStage::Development, at(100)).created_at, at(100));
+}
+
 TEST_P(MetadataStoreConformance, ListVersionsFollowsRegistrationOrderNotNamesOrTimes) {
-  // Neither lexicographic, numeric nor created_at order matches the registration order.
+  // Neither lexicographic nor numeric order matches the registration order (and created_at, older
+  // for later versions here, is raised to keep to it).
   add("resnet", "10", ModelStage::Development, at(300));
   add("resnet", "9", ModelStage::Staging, at(100));
   add("resnet", "b", ModelStage::Development, at(200));

@@ -469,6 +469,14 @@ void run_registration_race(const fs::path& root, const RaceConfig& config) {
     artifact_paths.insert(*it->second.artifact_path);
   }
   EXPECT_EQ(registry.get_latest(kModel), versions.back());
+  // Each process read its clock before waiting for the others' write locks; still, the order
+  // of created_at is the registration order, so both notions of "latest" agree.
+  for (std::size_t i = 1; i < versions.size(); ++i) {
+    EXPECT_LE(versions[i - 1].created_at, versions[i].created_at)
+        << versions[i].version << " is dated before " << versions[i - 1].version
+        << ", which was registered before it";
+  }
+  EXPECT_EQ(registry.get_model(kModel)->latest_version(), versions.back());
   EXPECT_FALSE(registry.get_production_model(kModel));
   expect_no_leftovers(dir, artifact_paths);
 }

@@ -17,7 +17,7 @@ class InMemoryMetadataStore final : public MetadataStore {
   ~InMemoryMetadataStore() override;
 
  private:
-  void create_version_impl(const ModelVersion& version, std::string_view owner) override;
+  ModelVersion create_version_impl(const ModelVersion& version, std::string_view owner) override;
   ModelVersion publish_version_impl(std::string_view model_name, std::string_view version,
                                     std::string_view owner, const ArtifactInfo& artifact,
                                     Timestamp now) override;

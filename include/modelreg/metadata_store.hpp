@@ -48,11 +48,20 @@ class MetadataStore {
   // create-version-if-absent: adds `version` (its model is created if needed) as a visible
   // version, unless `owner` is non-empty: then it is reserved for `owner` and stays invisible
   // until publish_version. The version's stage must not be Production (promote afterwards).
-  // Throws AlreadyExistsError if (model, version) exists in any state; nothing is changed then.
-  void create_version(const ModelVersion& version, std::string_view owner = {});
+  // Returns the version as stored. Throws AlreadyExistsError if (model, version) exists in any
+  // state; nothing is changed then.
+  //
+  // A version that becomes visible (here or in publish_version) is the latest of its model, and
+  // its created_at is never earlier than that of the versions registered before it: a time
+  // earlier than the latest version's is recorded as the latest version's (and updated_at as
+  // that too, if it was earlier still). So the latest by created_at is the latest by
+  // registration order, with ties broken by that order, whatever the clocks of concurrent
+  // writers read.
+  ModelVersion create_version(const ModelVersion& version, std::string_view owner = {});
 
   // Makes the version reserved by `owner` visible, recording `artifact` and `now` as
-  // created_at/updated_at. It becomes the latest version of its model. Returns the visible version.
+  // created_at/updated_at (or a later time: see create_version). It becomes the latest version of
+  // its model. Returns the visible version.
   // Throws FailedPreconditionError if `owner` holds no such reservation (e.g. recovery took it
   // over).
   ModelVersion publish_version(std::string_view model_name, std::string_view version,
@@ -114,7 +123,7 @@ class MetadataStore {
 
  private:
   virtual std::optional<std::filesystem::path> owner_lock_directory_impl() const;
-  virtual void create_version_impl(const ModelVersion& version, std::string_view owner) = 0;
+  virtual ModelVersion create_version_impl(const ModelVersion& version, std::string_view owner) = 0;
   virtual ModelVersion publish_version_impl(std::string_view model_name, std::string_view version,
                                             std::string_view owner, const ArtifactInfo& artifact,
                                             Timestamp now) = 0;

@@ -57,7 +57,7 @@ class SqliteMetadataStore final : public MetadataStore {
  private:
   // `locks` beside the database file (dir/locks for ModelRegistry::open(dir)).
   std::optional<std::filesystem::path> owner_lock_directory_impl() const override;
-  void create_version_impl(const ModelVersion& version, std::string_view owner) override;
+  ModelVersion create_version_impl(const ModelVersion& version, std::string_view owner) override;
   ModelVersion publish_version_impl(std::string_view model_name, std::string_view version,
                                     std::string_view owner, const ArtifactInfo& artifact,
                                     Timestamp now) override;

@@ -139,7 +139,7 @@ enum Sql : std::size_t {
   kInsertModel,
   kFindKey,
   kFindKeyWithVersion,
-  kNextSeq,
+  kLastPlace,
   kInsertVersion,
   kPublish,
   kDeleteVersion,
@@ -178,9 +178,11 @@ constexpr std::array<std::string_view, kSqlCount> kSqlText = {
     // that set_stage need not read the row again after updating it.
     "SELECT v.id, v.model_id, v.state, v.owner, v.stage, " MODELREG_VERSION_COLUMNS
     " FROM models m JOIN versions v ON v.model_id = m.id WHERE m.name = ?1 AND v.version = ?2",
-    // kNextSeq: over every row of the model, pending deletions included, so that a cancelled
-    // deletion gets its place back without a collision.
-    "SELECT COALESCE(MAX(seq), 0) + 1 FROM versions WHERE model_id = ?1",
+    // kLastPlace: the last place taken in the model's registration order and its created_at,
+    // over every row of the model, pending deletions included, so that a cancelled deletion gets
+    // its place back without a collision. Served by versions_by_seq, NULLs (reservations) last.
+    "SELECT seq, created_at FROM versions WHERE model_id = ?1 AND seq IS NOT NULL "
+    "ORDER BY seq DESC LIMIT 1",
     // kInsertVersion
     "INSERT INTO versions (model_id, version, seq, state, owner, pending_since, stage, "
     "framework, artifact_path, artifact_size, artifact_sha256, metrics, parameters, tags, "
@@ -431,11 +433,24 @@ ModelVersion version_by_id(Connection& connection, std::int64_t id) {
   return read_version(*row, connection.path());
 }
 
-std::int64_t next_seq(Connection& connection, std::int64_t model_id) {
-  auto row = use(connection, kNextSeq);
+// Where a version that becomes visible goes in its model's registration order, and the
+// created_at it gets: the one asked for, or the latest version's if that is later. A writer that
+// read the clock before waiting for the write lock would otherwise date its version before the
+// one registered ahead of it, and "latest by created_at" would disagree with "latest".
+struct Place {
+  std::int64_t seq = 1;
+  std::int64_t created_at = 0;
+};
+
+Place next_place(Connection& connection, std::int64_t model_id, Timestamp created_at) {
+  auto row = use(connection, kLastPlace);
   row->bind(1, model_id);
-  row->step();
-  return row->int64(0);
+  Place place{1, to_nanos(created_at)};
+  if (row->step()) {
+    place.seq = row->int64(0) + 1;
+    place.created_at = std::max(place.created_at, row->int64(1));
+  }
+  return place;
 }
 
 std::string full_name(std::string_view model_name, std::string_view version) {
@@ -847,7 +862,8 @@ std::optional<std::filesystem::path> SqliteMetadataStore::owner_lock_directory_i
   return impl_->path().parent_path() / "locks";
 }
 
-void SqliteMetadataStore::create_version_impl(const ModelVersion& version, std::string_view owner) {
+ModelVersion SqliteMetadataStore::create_version_impl(const ModelVersion& version,
+                                                      std::string_view owner) {
   if (version.stage == ModelStage::Production) {
     throw InvalidArgumentError(
         fmt::format("{} cannot be created in Production; create it in another stage and promote it",
@@ -858,9 +874,10 @@ void SqliteMetadataStore::create_version_impl(const ModelVersion& version, std::
   const std::string framework(to_string(version.framework));
   const bool reserved = !owner.empty();
 
-  impl_->write(
+  return impl_->write(
       "create_version",
       [&](Connection& connection) {
+        ModelVersion stored = version;
         std::int64_t model_id = 0;
         {
           auto model = use(connection, kFindModel);
@@ -890,7 +907,12 @@ void SqliteMetadataStore::create_version_impl(const ModelVersion& version, std::
           insert->bind(5, owner);
           insert->bind(6, now_nanos());
         } else {
-          insert->bind(3, next_seq(connection, model_id));
+          const Place place = next_place(connection, model_id, version.created_at);
+          if (place.created_at != to_nanos(version.created_at)) {
+            stored.created_at = from_nanos(place.created_at);
+            stored.updated_at = std::max(stored.updated_at, stored.created_at);
+          }
+          insert->bind(3, place.seq);
           insert->bind(4, kVisible);
           insert->bind_null(5);
           insert->bind_null(6);
@@ -904,9 +926,10 @@ void SqliteMetadataStore::create_version_impl(const ModelVersion& version, std::
         insert->bind(13, encoded.parameters);
         insert->bind(14, encoded.tags);
         insert->bind(15, version.description);
-        insert->bind(16, to_nanos(version.created_at));
-        insert->bind(17, to_nanos(version.updated_at));
+        insert->bind(16, to_nanos(stored.created_at));
+        insert->bind(17, to_nanos(stored.updated_at));
         insert->run();
+        return stored;
       },
       /*durable=*/!reserved);
 }
@@ -926,13 +949,14 @@ ModelVersion SqliteMetadataStore::publish_version_impl(std::string_view model_na
               : std::string(" (no such version)")));
     }
     {
+      const Place place = next_place(connection, key->model_id, now);
       auto publish = use(connection, kPublish);
       publish->bind(1, key->id);
-      publish->bind(2, next_seq(connection, key->model_id));
+      publish->bind(2, place.seq);
       publish->bind(3, artifact.path);
       publish->bind(4, static_cast<std::int64_t>(artifact.size));
       publish->bind(5, artifact.sha256);
-      publish->bind(6, to_nanos(now));
+      publish->bind(6, place.created_at);
       publish->run();
     }
     return version_by_id(connection, key->id);
