@@ -146,6 +146,20 @@ class ModelRegistry::Impl {
     return std::nullopt;
   }
 
+  // Whether the store still has the artifact at `path`; true when that cannot be told.
+  bool artifact_exists(const std::string& path) const noexcept {
+    try {
+      store->open_artifact(path);
+      return true;
+    } catch (const NotFoundError&) {
+      return false;
+    } catch (const std::exception& e) {
+      detail::log_warning(
+          fmt::format("cannot tell whether artifact '{}' is still stored: {}", path, e.what()));
+      return true;
+    }
+  }
+
   // Opens the artifact of `version` for reading; a missing artifact is data loss, since the
   // version says it has one.
   std::unique_ptr<std::istream> open_artifact(const ModelVersion& version) const {
@@ -326,9 +340,16 @@ bool ModelRegistry::delete_version(std::string_view name, std::string_view versi
       try {
         removed = impl_->store->delete_artifact(*deleted->artifact_path);
       } catch (...) {
-        // The version keeps its artifact: make it visible again, then report the failure.
+        // If the artifact is still there the version keeps it: make it visible again. If it is
+        // gone, only what followed its removal failed (e.g. syncing the directory): finish the
+        // deletion rather than bring back a version without its artifact. Report either way.
+        const bool kept = impl_->artifact_exists(*deleted->artifact_path);
         std::lock_guard<std::mutex> lock(impl_->mutex);
-        impl_->metadata->cancel_delete(name, version, impl_->owner());
+        if (kept) {
+          impl_->metadata->cancel_delete(name, version, impl_->owner());
+        } else {
+          impl_->metadata->release_version(name, version, impl_->owner());
+        }
         throw;
       }
       if (!removed) {

@@ -20,6 +20,7 @@ class FaultyStore final : public ModelStore {
  public:
   bool fail_save = false;
   bool fail_delete = false;
+  bool fail_after_delete = false;  // the artifact goes, then the store reports a failure
   int saves = 0;
   // Runs once, at the next open: stands in for another thread acting between a load's reading
   // of the record and its opening of the artifact.
@@ -39,7 +40,9 @@ class FaultyStore final : public ModelStore {
   }
   bool delete_impl(const std::string& path) override {
     if (fail_delete) throw StorageError("injected delete failure");
-    return inner.delete_artifact(path);
+    const bool deleted = inner.delete_artifact(path);
+    if (fail_after_delete) throw StorageError("injected failure after the delete");
+    return deleted;
   }
   std::vector<std::string> list_impl() const override { return inner.list_artifacts(); }
 };
@@ -274,6 +277,21 @@ TEST_P(ModelRegistryTest, AFailedArtifactDeletionIsReportedAndKeepsTheVersion) {
   EXPECT_EQ(registry_->get_production_model("m")->version, "1");
   store_->fail_delete = false;
   EXPECT_TRUE(registry_->delete_version("m", "1"));
+}
+
+TEST_P(ModelRegistryTest, AFailureAfterTheArtifactWentIsReportedAndFinishesTheDeletion) {
+  // E.g. FileModelStore unlinked the file, then could not sync the directory: keeping the
+  // version would leave one whose artifact is gone.
+  testing::LogCapture log;
+  register_with("m", "1", "x");
+  store_->fail_after_delete = true;
+  EXPECT_THROW(registry_->delete_version("m", "1"), StorageError);
+  EXPECT_EQ(log.errors().size(), 1u);
+  EXPECT_FALSE(registry_->get_version("m", "1").has_value());
+  EXPECT_TRUE(registry_->metadata_store()->list_pending().empty());
+  store_->fail_after_delete = false;
+  register_with("m", "1", "y");  // the key is free again
+  EXPECT_EQ(to_string(*registry_->load_artifact("m", "1")), "y");
 }
 
 TEST_P(ModelRegistryTest, AnAlreadyMissingArtifactIsAWarningOnDelete) {
