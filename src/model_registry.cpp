@@ -5,8 +5,10 @@
 #include <cmath>
 #include <fstream>
 #include <istream>
+#include <map>
 #include <mutex>
 #include <ostream>
+#include <utility>
 
 #include "hashing_stream.hpp"
 #include "modelreg/error.hpp"
@@ -185,15 +187,37 @@ class ModelRegistry::Impl {
       metadata->release_version(name, version, owner());
     } catch (const std::exception& e) {
       detail::log_warning(
-          fmt::format("could not release the reservation of {}:{} (recovery will): {}", name,
+          fmt::format("could not release the reservation of {}:{} (recover() will): {}", name,
                       version, e.what()));
     }
   }
 
+  // Marks a key as in flight in this registry, from before it is reserved until the work on it
+  // is settled (under `mutex`). recover() leaves keys in flight alone and settles this
+  // registry's other reservations: the ones a failed release or cancel left behind.
+  using Key = std::pair<std::string, std::string>;
+  class InFlight {
+   public:
+    // Construct with `mutex` held.
+    InFlight(Impl& impl, Key key) : impl_(impl), key_(std::move(key)) { ++impl_.in_flight[key_]; }
+    InFlight(const InFlight&) = delete;
+    InFlight& operator=(const InFlight&) = delete;
+    ~InFlight() {
+      std::lock_guard<std::mutex> lock(impl_.mutex);
+      auto it = impl_.in_flight.find(key_);
+      if (--it->second == 0) impl_.in_flight.erase(it);
+    }
+
+   private:
+    Impl& impl_;
+    Key key_;
+  };
+
   std::shared_ptr<ModelStore> store;
   std::shared_ptr<MetadataStore> metadata;
   std::unique_ptr<detail::OwnerLease> lease;
-  std::mutex mutex;  // serialises this registry's mutations of the catalog
+  std::mutex mutex;              // serialises this registry's mutations of the catalog
+  std::map<Key, int> in_flight;  // how many calls work on each key; guarded by `mutex`
 };
 
 ModelRegistry::ModelRegistry()
@@ -259,8 +283,10 @@ ModelVersion ModelRegistry::register_version(std::string_view name, std::string_
     }
 
     // Reserve the key first: a duplicate fails here, before any byte is written.
+    std::optional<Impl::InFlight> in_flight;
     {
       std::lock_guard<std::mutex> lock(impl_->mutex);
+      in_flight.emplace(*impl_, Impl::Key(name, version));
       impl_->metadata->create_version(v, impl_->owner());
     }
     try {
@@ -330,8 +356,10 @@ std::vector<ModelVersion> ModelRegistry::list_versions(std::string_view name,
 bool ModelRegistry::delete_version(std::string_view name, std::string_view version) {
   return detail::public_call("delete_version", [&] {
     std::optional<ModelVersion> deleted;
+    std::optional<Impl::InFlight> in_flight;
     {
       std::lock_guard<std::mutex> lock(impl_->mutex);
+      in_flight.emplace(*impl_, Impl::Key(name, version));
       deleted = impl_->metadata->begin_delete(name, version, impl_->owner());
     }
     if (!deleted) return false;
@@ -435,20 +463,29 @@ RecoveryReport ModelRegistry::recover() {
   return detail::public_call("recover", [&] {
     RecoveryReport report;
     for (const auto& pending : impl_->metadata->list_pending()) {
-      if (pending.owner == impl_->owner() || impl_->lease->is_alive(pending.owner)) continue;
-      // Take the work over first, so that two recovering processes never both act on it.
+      const bool mine = pending.owner == impl_->owner();
+      if (!mine && impl_->lease->is_alive(pending.owner)) continue;
+      std::optional<Impl::InFlight> in_flight;
       {
         std::lock_guard<std::mutex> lock(impl_->mutex);
+        const Impl::Key key(pending.model_name, pending.version);
+        // This registry's own reservations are recovered only when no call of it is working on
+        // them (a failed release or cancel left them behind).
+        if (mine && impl_->in_flight.count(key) != 0) continue;
+        // Take the work over first, so that two recovering processes never both act on it. For
+        // our own this checks that it is still reserved, now that no call of ours can settle it.
         if (!impl_->metadata->claim_pending(pending.model_name, pending.version, pending.owner,
                                             impl_->owner())) {
           continue;
         }
+        in_flight.emplace(*impl_, key);
       }
       const bool registering = pending.kind == PendingVersion::Kind::Registering;
-      detail::log_warning(fmt::format("recovery: {} of {}:{} by a writer that died midway; {}",
-                                      registering ? "registration" : "deletion", pending.model_name,
-                                      pending.version,
-                                      registering ? "rolling it back" : "completing it"));
+      detail::log_warning(fmt::format(
+          "recovery: {} of {}:{} by {}; {}", registering ? "registration" : "deletion",
+          pending.model_name, pending.version,
+          mine ? "this registry, left unfinished by a failure" : "a writer that died midway",
+          registering ? "rolling it back" : "completing it"));
       impl_->store->delete_artifact(ModelStore::artifact_path(pending.model_name, pending.version));
       std::lock_guard<std::mutex> lock(impl_->mutex);
       impl_->metadata->release_version(pending.model_name, pending.version, impl_->owner());

@@ -25,11 +25,13 @@ class FaultyStore final : public ModelStore {
   // Runs once, at the next open: stands in for another thread acting between a load's reading
   // of the record and its opening of the artifact.
   mutable std::function<void()> before_next_open;
+  std::function<void()> before_next_save;  // the same, at the next save
   InMemoryModelStore inner;
 
  private:
   void save_impl(const std::string& path, std::istream& in) override {
     ++saves;
+    if (before_next_save) std::exchange(before_next_save, nullptr)();
     if (fail_save) throw StorageError("injected save failure");
     inner.save_artifact(path.substr(0, path.find('/')),
                         path.substr(path.find('/') + 1, path.rfind('/') - path.find('/') - 1), in);
@@ -45,6 +47,72 @@ class FaultyStore final : public ModelStore {
     return deleted;
   }
   std::vector<std::string> list_impl() const override { return inner.list_artifacts(); }
+};
+
+// A catalog whose next releases or cancellations of a reservation can be made to fail (as a
+// SQLite lock timeout under contention would); everything else goes to `inner`.
+class FaultyCatalog final : public MetadataStore {
+ public:
+  explicit FaultyCatalog(std::shared_ptr<MetadataStore> inner) : inner_(std::move(inner)) {}
+  int fail_releases = 0;
+  int fail_cancels = 0;
+
+ private:
+  std::optional<std::filesystem::path> owner_lock_directory_impl() const override {
+    return inner_->owner_lock_directory();
+  }
+  ModelVersion create_version_impl(const ModelVersion& v, std::string_view owner) override {
+    return inner_->create_version(v, owner);
+  }
+  ModelVersion publish_version_impl(std::string_view name, std::string_view version,
+                                    std::string_view owner, const ArtifactInfo& artifact,
+                                    Timestamp now) override {
+    return inner_->publish_version(name, version, owner, artifact, now);
+  }
+  bool release_version_impl(std::string_view name, std::string_view version,
+                            std::string_view owner) override {
+    if (fail_releases > 0 && fail_releases--) throw StorageError("injected release failure");
+    return inner_->release_version(name, version, owner);
+  }
+  std::optional<ModelVersion> begin_delete_impl(std::string_view name, std::string_view version,
+                                                std::string_view owner) override {
+    return inner_->begin_delete(name, version, owner);
+  }
+  bool cancel_delete_impl(std::string_view name, std::string_view version,
+                          std::string_view owner) override {
+    if (fail_cancels > 0 && fail_cancels--) throw StorageError("injected cancel failure");
+    return inner_->cancel_delete(name, version, owner);
+  }
+  std::vector<PendingVersion> list_pending_impl() const override { return inner_->list_pending(); }
+  bool claim_pending_impl(std::string_view name, std::string_view version,
+                          std::string_view expected_owner, std::string_view new_owner) override {
+    return inner_->claim_pending(name, version, expected_owner, new_owner);
+  }
+  std::optional<ModelVersion> set_stage_impl(std::string_view name, std::string_view version,
+                                             ModelStage stage, std::optional<ModelStage> expected,
+                                             Timestamp now) override {
+    return inner_->set_stage(name, version, stage, expected, now);
+  }
+  std::optional<ModelVersion> get_version_impl(std::string_view name,
+                                               std::string_view version) const override {
+    return inner_->get_version(name, version);
+  }
+  std::optional<ModelVersion> latest_version_impl(std::string_view name) const override {
+    return inner_->latest_version(name);
+  }
+  std::optional<ModelVersion> production_version_impl(std::string_view name) const override {
+    return inner_->production_version(name);
+  }
+  std::vector<ModelVersion> list_versions_impl(std::string_view name,
+                                               std::optional<ModelStage> stage) const override {
+    return inner_->list_versions(name, stage);
+  }
+  std::optional<RegisteredModel> get_model_impl(std::string_view name) const override {
+    return inner_->get_model(name);
+  }
+  std::vector<std::string> list_models_impl() const override { return inner_->list_models(); }
+
+  std::shared_ptr<MetadataStore> inner_;
 };
 
 enum class Catalog { InMemory, Sqlite };
@@ -63,7 +131,8 @@ class ModelRegistryTest : public ::testing::TestWithParam<Config> {
  protected:
   void SetUp() override {
     store_ = std::make_shared<FaultyStore>();
-    registry_ = std::make_unique<ModelRegistry>(store_, make_catalog());
+    catalog_ = std::make_shared<FaultyCatalog>(make_catalog());
+    registry_ = std::make_unique<ModelRegistry>(store_, catalog_);
   }
 
   std::shared_ptr<MetadataStore> make_catalog() {
@@ -84,6 +153,7 @@ class ModelRegistryTest : public ::testing::TestWithParam<Config> {
 
   testing::TestDir dir_;
   std::shared_ptr<FaultyStore> store_;
+  std::shared_ptr<FaultyCatalog> catalog_;
   std::unique_ptr<ModelRegistry> registry_;
 };
 
@@ -313,6 +383,52 @@ TEST_P(ModelRegistryTest, AFailedSaveLeavesNothingBehind) {
   EXPECT_TRUE(registry_->metadata_store()->list_pending().empty());
   store_->fail_save = false;
   register_with("m", "1", "x");  // the key was released
+  EXPECT_EQ(to_string(*registry_->load_artifact("m", "1")), "x");
+}
+
+TEST_P(ModelRegistryTest, RecoverSettlesReservationsThatAFailedReleaseLeftBehind) {
+  testing::LogCapture log;
+  // A failed registration whose reservation could not be released either.
+  store_->fail_save = true;
+  catalog_->fail_releases = 1;
+  EXPECT_THROW(register_with("m", "1", "x"), StorageError);
+  store_->fail_save = false;
+  // A deletion whose artifact went but whose reservation could not be released.
+  register_with("m", "2", "y");
+  catalog_->fail_releases = 1;
+  EXPECT_THROW(registry_->delete_version("m", "2"), StorageError);
+  // A deletion that failed, and whose cancellation failed too.
+  register_with("m", "3", "z");
+  store_->fail_delete = true;
+  catalog_->fail_cancels = 1;
+  EXPECT_THROW(registry_->delete_version("m", "3"), StorageError);
+  store_->fail_delete = false;
+  ASSERT_EQ(registry_->metadata_store()->list_pending().size(), 3u);
+  // Nothing of this registry's is in flight: recover() settles all three, once.
+  const RecoveryReport report = registry_->recover();
+  EXPECT_EQ(report.registrations_rolled_back, 1u);
+  EXPECT_EQ(report.deletions_completed, 2u);
+  EXPECT_TRUE(registry_->metadata_store()->list_pending().empty());
+  EXPECT_TRUE(store_->list_artifacts().empty());
+  EXPECT_EQ(registry_->recover().deletions_completed, 0u);
+  // Every key is free again.
+  for (const char* version : {"1", "2", "3"}) {
+    register_with("m", version, version);
+    EXPECT_EQ(to_string(*registry_->load_artifact("m", version)), version);
+  }
+}
+
+TEST_P(ModelRegistryTest, RecoverLeavesThisRegistrysWorkInFlightAlone) {
+  std::optional<RecoveryReport> report;
+  std::size_t pending = 0;
+  store_->before_next_save = [&] {
+    report = registry_->recover();
+    pending = registry_->metadata_store()->list_pending().size();
+  };
+  register_with("m", "1", "x");
+  ASSERT_TRUE(report.has_value());
+  EXPECT_EQ(report->registrations_rolled_back, 0u);
+  EXPECT_EQ(pending, 1u);
   EXPECT_EQ(to_string(*registry_->load_artifact("m", "1")), "x");
 }
 

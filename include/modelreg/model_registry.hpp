@@ -152,8 +152,10 @@ class ModelRegistry {
 
   // Finishes or undoes the registrations and deletions of writers that died midway (their
   // reservations in the catalog), and removes their partial artifact files. Work of live
-  // writers, in this or other processes, is left alone. Each finding is logged as a warning.
-  // open() calls it unless told not to.
+  // writers, in this or other processes, is left alone. This registry's own reservations that
+  // no call is working on any more (a call failed to release them: its error was thrown) are
+  // settled the same way. Each finding is logged as a warning. open() calls it unless told not
+  // to.
   RecoveryReport recover();
 
   // The stores behind this registry (shared ownership).
