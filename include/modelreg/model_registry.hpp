@@ -50,8 +50,10 @@ struct OpenOptions {
 
 // What ModelRegistry::recover found and cleaned.
 struct RecoveryReport {
-  std::size_t registrations_rolled_back = 0;  // reserved versions of dead writers, removed
-  std::size_t deletions_completed = 0;        // deletions of dead writers, finished
+  // Reserved versions of dead writers (or left behind by this registry's failed calls), removed.
+  std::size_t registrations_rolled_back = 0;
+  // Deletions of dead writers (or left unfinished by this registry's failed calls), finished.
+  std::size_t deletions_completed = 0;
 };
 
 // The model registry: the façade over a ModelStore (artifact bytes) and a MetadataStore (the
