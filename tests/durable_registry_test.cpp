@@ -484,6 +484,34 @@ TEST_F(DurableRegistryTest, EverythingSurvivesARestartIntoAnotherProcess) {
 // ---------------------------------------------------------------------------------------------
 // (b) Integrity.
 
+TEST_F(DurableRegistryTest, ARelativeDirectoryKeepsMeaningTheSameOneAfterAChdir) {
+  // Connections and lock files are opened after open() returns: a relative path must not be
+  // resolved again against a new working directory.
+  const fs::path first = temp_.path() / "first";
+  const fs::path second = temp_.path() / "second";
+  fs::create_directories(first);
+  fs::create_directories(second / "reg");
+  const fs::path before = fs::current_path();
+  struct Restore {
+    fs::path dir;
+    ~Restore() { fs::current_path(dir); }
+  } restore{before};
+  fs::current_path(first);
+  auto registry = ModelRegistry::open("reg");
+  RegisterOptions options;
+  options.artifact = to_bytes("weights");
+  registry.register_version("m", "1", options);
+  fs::current_path(second);
+  ModelRegistry::open("reg").register_version("other", "1");  // a registry in second/reg
+  EXPECT_EQ(registry.list_models(), std::vector<std::string>{"m"});
+  EXPECT_EQ(registry.list_versions("m").size(), 1u);
+  EXPECT_EQ(to_string(*registry.load_artifact("m", "1")), "weights");
+  registry.register_version("m", "2", options);
+  EXPECT_EQ(registry.metadata_store()->owner_lock_directory(), first / "reg" / "locks");
+  fs::current_path(before);
+  EXPECT_EQ(ModelRegistry::open(first / "reg").list_versions("m").size(), 2u);
+}
+
 TEST_F(DurableRegistryTest, CorruptedArtifactsFailEveryLoadWithDataLoss) {
   CapturedLog log;
   auto registry = ModelRegistry::open(dir());

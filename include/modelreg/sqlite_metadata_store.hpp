@@ -52,6 +52,8 @@ class SqliteMetadataStore final : public MetadataStore {
   SqliteMetadataStore(const SqliteMetadataStore&) = delete;
   SqliteMetadataStore& operator=(const SqliteMetadataStore&) = delete;
 
+  // The database's path, made absolute when the store was opened (so that a later change of the
+  // working directory does not change which file it uses).
   const std::filesystem::path& path() const;
 
  private:

@@ -470,7 +470,7 @@ std::int64_t now_nanos() {
 class SqliteMetadataStore::Impl {
  public:
   Impl(const std::filesystem::path& path, SqliteOptions options)
-      : path_(path), path_string_(path.string()), options_(clamp(options)) {
+      : path_(absolute(path)), path_string_(path_.string()), options_(clamp(options)) {
     writer_ =
         std::make_unique<Connection>(path_string_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     configure(*writer_);
@@ -478,6 +478,18 @@ class SqliteMetadataStore::Impl {
   }
 
   const std::filesystem::path& path() const { return path_; }
+
+  // `path` made absolute now: connections are opened later, and a relative path would then
+  // name another file if the process changed its working directory meanwhile.
+  static std::filesystem::path absolute(const std::filesystem::path& path) {
+    std::error_code ec;
+    auto result = std::filesystem::absolute(path, ec);
+    if (ec) {
+      throw StorageError(fmt::format("SQLite database '{}': cannot make the path absolute: {}",
+                                     path.string(), ec.message()));
+    }
+    return result;
+  }
 
   // Runs `body(connection)` as one BEGIN IMMEDIATE transaction on the write connection,
   // retried from scratch while another process holds the lock. `body` commits by returning;
