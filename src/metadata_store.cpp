@@ -1,5 +1,9 @@
 #include "modelreg/metadata_store.hpp"
 
+#include <fmt/format.h>
+
+#include <type_traits>
+
 #include "modelreg/error.hpp"
 #include "modelreg/validation.hpp"
 #include "public_call.hpp"
@@ -10,6 +14,34 @@ namespace {
 void validate_key(std::string_view model_name, std::string_view version) {
   validate_model_name(model_name);
   validate_version(version);
+}
+
+// An enum value cast from an integer outside the enumerators would be stored as a name that no
+// reader accepts: refuse it here.
+void validate_stage(ModelStage stage) {
+  switch (stage) {
+    case ModelStage::Development:
+    case ModelStage::Staging:
+    case ModelStage::Production:
+    case ModelStage::Archived:
+      return;
+  }
+  throw InvalidArgumentError(fmt::format("{} is not a ModelStage value",
+                                         static_cast<std::underlying_type_t<ModelStage>>(stage)));
+}
+
+void validate_framework(ModelFramework framework) {
+  switch (framework) {
+    case ModelFramework::Sklearn:
+    case ModelFramework::PyTorch:
+    case ModelFramework::TensorFlow:
+    case ModelFramework::Onnx:
+    case ModelFramework::Custom:
+      return;
+  }
+  throw InvalidArgumentError(
+      fmt::format("{} is not a ModelFramework value",
+                  static_cast<std::underlying_type_t<ModelFramework>>(framework)));
 }
 
 void validate_owner(std::string_view owner) {
@@ -31,6 +63,8 @@ std::optional<std::filesystem::path> MetadataStore::owner_lock_directory_impl() 
 ModelVersion MetadataStore::create_version(const ModelVersion& version, std::string_view owner) {
   return detail::public_call("create_version", [&] {
     validate_key(version.model_name, version.version);
+    validate_stage(version.stage);
+    validate_framework(version.framework);
     for (const auto& [key, value] : version.tags) validate_tag(key, value);
     if (version.stage == ModelStage::Production) {
       throw InvalidArgumentError("a new version cannot start in Production; promote it instead");
@@ -100,6 +134,8 @@ std::optional<ModelVersion> MetadataStore::set_stage(std::string_view model_name
                                                      Timestamp now) {
   return detail::public_call("set_stage", [&] {
     validate_key(model_name, version);
+    validate_stage(stage);
+    if (expected) validate_stage(*expected);
     return set_stage_impl(model_name, version, stage, expected, now);
   });
 }
@@ -130,6 +166,7 @@ std::vector<ModelVersion> MetadataStore::list_versions(std::string_view model_na
                                                        std::optional<ModelStage> stage) const {
   return detail::public_call("list_versions", [&] {
     validate_model_name(model_name);
+    if (stage) validate_stage(*stage);
     return list_versions_impl(model_name, stage);
   });
 }

@@ -50,10 +50,12 @@ void validate_registration(std::string_view name, std::string_view version,
   }
   // The catalog stores text as JSON, which must be valid UTF-8: refuse it here, not later.
   try {
-    (void)nlohmann::json{options.tags, options.description, options.parameters}.dump();
+    (void)nlohmann::json{options.tags, options.description, options.parameters,
+                         options.metrics.custom}
+        .dump();
   } catch (const nlohmann::json::type_error& e) {
-    throw InvalidArgumentError(
-        fmt::format("tags, description and parameters must be valid UTF-8: {}", e.what()));
+    throw InvalidArgumentError(fmt::format(
+        "tags, description, parameters and metric names must be valid UTF-8: {}", e.what()));
   }
 }
 

@@ -553,10 +553,30 @@ TEST_P(ModelRegistryTest, RejectsBadOptions) {
   RegisterOptions bad_utf8;
   bad_utf8.description = "\xff\xfe";
   EXPECT_THROW(registry_->register_version("m", "1", bad_utf8), InvalidArgumentError);
+  RegisterOptions bad_metric_name;
+  bad_metric_name.metrics.custom["\xff"] = 1.0;
+  EXPECT_THROW(registry_->register_version("m", "1", bad_metric_name), InvalidArgumentError);
+  RegisterOptions bad_framework;
+  bad_framework.framework = static_cast<ModelFramework>(9);
+  EXPECT_THROW(registry_->register_version("m", "1", bad_framework), InvalidArgumentError);
+  bad_framework.artifact = to_bytes("x");
+  EXPECT_THROW(registry_->register_version("m", "1", bad_framework), InvalidArgumentError);
   RegisterOptions null_parameters;
   null_parameters.parameters = nullptr;
   EXPECT_TRUE(registry_->register_version("m", "1", null_parameters).parameters.is_object());
   EXPECT_EQ(store_->saves, 0);
+}
+
+TEST_P(ModelRegistryTest, RejectsStagesOutsideTheEnumAndChangesNothing) {
+  register_with("m", "1", "x");
+  const auto before = registry_->get_version("m", "1");
+  const auto bogus = static_cast<ModelStage>(9);
+  EXPECT_THROW(registry_->transition_stage("m", "1", bogus), InvalidArgumentError);
+  EXPECT_THROW(registry_->transition_stage("m", "1", ModelStage::Staging, bogus),
+               InvalidArgumentError);
+  EXPECT_THROW(registry_->list_versions("m", bogus), InvalidArgumentError);
+  EXPECT_EQ(registry_->get_version("m", "1"), before);
+  EXPECT_EQ(registry_->list_versions("m").size(), 1u);
 }
 
 TEST_P(ModelRegistryTest, EachErrorIsLoggedOnceBeforeItReachesTheCaller) {
