@@ -12,9 +12,11 @@ namespace modelreg {
 inline constexpr const char* kLoggerName = "modelreg";
 
 // Routes modelreg's log messages to `logger` (any name). Passing nullptr restores the default:
-// the logger registered in spdlog under "modelreg" if the application registered one, otherwise
-// one that modelreg creates (stderr, registered under "modelreg" so spdlog::get finds it).
-// modelreg never changes spdlog's default logger, global level or pattern. Thread-safe.
+// whatever logger spdlog has under "modelreg", looked up on every message. modelreg registers a
+// stderr one there when the library loads (so spdlog::get finds it before anything is logged);
+// an application replaces it with spdlog::drop("modelreg") and then its own registration, or
+// (if the application dropped it without replacing it) modelreg creates it again on the next
+// message. modelreg never changes spdlog's default logger, global level or pattern. Thread-safe.
 void set_logger(std::shared_ptr<spdlog::logger> logger);
 
 // The logger modelreg currently writes to (never null). Thread-safe.
