@@ -427,10 +427,10 @@ bool ModelRegistry::load_artifact(std::string_view name, std::string_view versio
     });
     if (!v) return false;
     // Second pass over the same open file (the same bytes, even if the path were replaced).
+    // A store whose streams cannot seek (the ModelStore interface does not promise it) is read
+    // a second time instead; its bytes are checked again as they are copied.
     in->clear();
-    if (!in->seekg(0)) {
-      throw StorageError(fmt::format("cannot rewind the artifact of {}", v->full_name()));
-    }
+    if (!in->seekg(0)) in = impl_->open_artifact(*v);
     detail::HashingInputBuf hashing(*in);
     std::istream hashed(&hashing);
     out << hashed.rdbuf();

@@ -15,6 +15,33 @@
 namespace modelreg {
 namespace {
 
+// An input stream over another that reads forward only: it cannot seek or rewind.
+class ForwardOnlyStream final : public std::istream {
+ public:
+  explicit ForwardOnlyStream(std::unique_ptr<std::istream> source)
+      : std::istream(&buf_), buf_(std::move(source)) {}
+
+ private:
+  class Buf final : public std::streambuf {
+   public:
+    explicit Buf(std::unique_ptr<std::istream> source) : source_(std::move(source)) {}
+
+   protected:
+    int_type underflow() override {
+      source_->read(chunk_, sizeof chunk_);
+      const auto got = source_->gcount();
+      if (got <= 0) return traits_type::eof();
+      setg(chunk_, chunk_, chunk_ + got);
+      return traits_type::to_int_type(chunk_[0]);
+    }
+
+   private:
+    std::unique_ptr<std::istream> source_;
+    char chunk_[7];
+  };
+  Buf buf_;
+};
+
 // An artifact store whose operations can be made to fail, and which counts saves.
 class FaultyStore final : public ModelStore {
  public:
@@ -25,6 +52,7 @@ class FaultyStore final : public ModelStore {
   // Runs once, at the next open: stands in for another thread acting between a load's reading
   // of the record and its opening of the artifact.
   mutable std::function<void()> before_next_open;
+  bool forward_only = false;               // hand out streams that cannot seek
   std::function<void()> before_next_save;  // the same, at the next save
   InMemoryModelStore inner;
 
@@ -38,6 +66,7 @@ class FaultyStore final : public ModelStore {
   }
   std::unique_ptr<std::istream> open_impl(const std::string& path) const override {
     if (before_next_open) std::exchange(before_next_open, nullptr)();
+    if (forward_only) return std::make_unique<ForwardOnlyStream>(inner.open_artifact(path));
     return inner.open_artifact(path);
   }
   bool delete_impl(const std::string& path) override {
@@ -534,6 +563,15 @@ TEST_P(ModelRegistryTest, ALoadThatRacesAReRegistrationReadsTheNewArtifact) {
   EXPECT_TRUE(registry_->load_artifact("m", "1", destination));
   std::ifstream file(destination, std::ios::binary);
   EXPECT_EQ(std::string(std::istreambuf_iterator<char>(file), {}), "new weights 3");
+}
+
+TEST_P(ModelRegistryTest, LoadsToAStreamFromAStoreWhoseStreamsCannotSeek) {
+  register_with("m", "1", "weights that span a few reads");
+  store_->forward_only = true;
+  std::ostringstream out;
+  EXPECT_TRUE(registry_->load_artifact("m", "1", out));
+  EXPECT_EQ(out.str(), "weights that span a few reads");
+  EXPECT_EQ(to_string(*registry_->load_artifact("m", "1")), "weights that span a few reads");
 }
 
 TEST_P(ModelRegistryTest, RejectsBadOptions) {
