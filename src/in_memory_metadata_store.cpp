@@ -28,7 +28,9 @@ struct Model {
   std::map<std::uint64_t, std::string> visible_by_seq;
   std::optional<std::string> production;
   std::uint64_t next_seq = 1;
-  Timestamp latest_created_at = Timestamp::min();  // of the version made visible last
+  // created_at of every row that has a place in the registration order (visible, or being
+  // deleted), by that place: the last entry dates the model's latest version.
+  std::map<std::uint64_t, Timestamp> created_by_seq;
 };
 
 }  // namespace
@@ -66,11 +68,11 @@ struct InMemoryMetadataStore::State {
     row.seq = model.next_seq++;
     model.visible_by_seq[row.seq] = row.version.version;
     ModelVersion& v = row.version;
-    if (v.created_at < model.latest_created_at) {
-      v.created_at = model.latest_created_at;
+    if (!model.created_by_seq.empty() && v.created_at < model.created_by_seq.rbegin()->second) {
+      v.created_at = model.created_by_seq.rbegin()->second;
       v.updated_at = std::max(v.updated_at, v.created_at);
     }
-    model.latest_created_at = v.created_at;
+    model.created_by_seq[row.seq] = v.created_at;
   }
 };
 
@@ -132,6 +134,7 @@ bool InMemoryMetadataStore::release_version_impl(std::string_view model_name,
       it->second.owner != owner) {
     return false;
   }
+  model->created_by_seq.erase(it->second.seq);  // nothing for a registration's (seq 0)
   model->rows.erase(it);
   if (model->rows.empty()) state_->models.erase(state_->models.find(model_name));
   return true;

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <exception>
 #include <fstream>
 #include <istream>
 #include <map>
@@ -133,17 +134,23 @@ class ModelRegistry::Impl {
   // deletion and a new registration of the same version, that ran between reading the record
   // and opening the artifact looks like: so the record is read again, and only a failure on an
   // unchanged record is reported. A changed record is read again from the start, a deleted one
-  // answers "no such version", as it would have a moment later.
+  // answers "no such version", as it would have a moment later. An unchanged record gets one
+  // more read before its failure is reported: a new registration of the same bytes can have the
+  // very same record (created_at is raised to the model's latest, which may be the same time).
   template <typename Read>
   auto read_artifact(std::string_view name, std::string_view version, Read read) const
       -> std::optional<decltype(read(std::declval<const ModelVersion&>()))> {
     auto current = version_with_artifact(name, version);
+    bool read_again = false;
     while (current) {
       try {
         return read(*current);
       } catch (const DataLossError&) {
         auto again = version_with_artifact(name, version);
-        if (again && same_artifact(*again, *current)) throw;
+        if (again && same_artifact(*again, *current)) {
+          if (read_again) throw;
+          read_again = true;
+        }
         current = std::move(again);
       }
     }
@@ -160,6 +167,9 @@ class ModelRegistry::Impl {
     } catch (const std::exception& e) {
       detail::log_warning(
           fmt::format("cannot tell whether artifact '{}' is still stored: {}", path, e.what()));
+      return true;
+    } catch (...) {
+      detail::log_warning(fmt::format("cannot tell whether artifact '{}' is still stored", path));
       return true;
     }
   }
@@ -373,12 +383,21 @@ bool ModelRegistry::delete_version(std::string_view name, std::string_view versi
         // If the artifact is still there the version keeps it: make it visible again. If it is
         // gone, only what followed its removal failed (e.g. syncing the directory): finish the
         // deletion rather than bring back a version without its artifact. Report either way.
+        // If that fails too, the reservation is left for recover(), and the caller still gets
+        // the original error.
         const bool kept = impl_->artifact_exists(*deleted->artifact_path);
-        std::lock_guard<std::mutex> lock(impl_->mutex);
-        if (kept) {
-          impl_->metadata->cancel_delete(name, version, impl_->owner());
-        } else {
-          impl_->metadata->release_version(name, version, impl_->owner());
+        try {
+          std::lock_guard<std::mutex> lock(impl_->mutex);
+          if (kept) {
+            impl_->metadata->cancel_delete(name, version, impl_->owner());
+          } else {
+            impl_->metadata->release_version(name, version, impl_->owner());
+          }
+        } catch (const std::exception& e) {
+          detail::log_warning(
+              fmt::format("could not {} the deletion of {} (recover() will "
+                          "finish it): {}",
+                          kept ? "cancel" : "finish", deleted->full_name(), e.what()));
         }
         throw;
       }
@@ -464,6 +483,9 @@ bool ModelRegistry::load_artifact(std::string_view name, std::string_view versio
 RecoveryReport ModelRegistry::recover() {
   return detail::public_call("recover", [&] {
     RecoveryReport report;
+    // A reservation that cannot be settled (its artifact cannot be deleted, say) does not stop
+    // the others; the first such error is thrown once all were tried.
+    std::exception_ptr first_error;
     for (const auto& pending : impl_->metadata->list_pending()) {
       const bool mine = pending.owner == impl_->owner();
       if (!mine && impl_->lease->is_alive(pending.owner)) continue;
@@ -488,11 +510,21 @@ RecoveryReport ModelRegistry::recover() {
           pending.model_name, pending.version,
           mine ? "this registry, left unfinished by a failure" : "a writer that died midway",
           registering ? "rolling it back" : "completing it"));
-      impl_->store->delete_artifact(ModelStore::artifact_path(pending.model_name, pending.version));
-      std::lock_guard<std::mutex> lock(impl_->mutex);
-      impl_->metadata->release_version(pending.model_name, pending.version, impl_->owner());
-      ++(registering ? report.registrations_rolled_back : report.deletions_completed);
+      try {
+        impl_->store->delete_artifact(
+            ModelStore::artifact_path(pending.model_name, pending.version));
+        std::lock_guard<std::mutex> lock(impl_->mutex);
+        impl_->metadata->release_version(pending.model_name, pending.version, impl_->owner());
+        ++(registering ? report.registrations_rolled_back : report.deletions_completed);
+      } catch (const std::exception& e) {
+        detail::log_warning(
+            fmt::format("recovery of {}:{} failed (the next recover() tries "
+                        "again): {}",
+                        pending.model_name, pending.version, e.what()));
+        if (!first_error) first_error = std::current_exception();
+      }
     }
+    if (first_error) std::rethrow_exception(first_error);
     return report;
   });
 }

@@ -616,6 +616,8 @@ TEST_P(MetadataStoreConformance, CreatedAtNeverGoesBackInRegistrationOrder) {
   ASSERT_TRUE(store().release_version("resnet", "4", "writer-2"));
   EXPECT_EQ(store().latest_version("resnet")->version, "3");
   EXPECT_EQ(store().get_model("resnet")->latest_version()->version, "3");
+  // The bound is the latest version still there, not one deleted since.
+  EXPECT_EQ(add("resnet", "5", ModelStage::Development, at(350)).created_at, at(350));
   // Another model's versions are not compared.
   EXPECT_EQ(add("bert", "1", ModelStage::Development, at(100)).created_at, at(100));
 }

@@ -47,6 +47,7 @@ class FaultyStore final : public ModelStore {
  public:
   bool fail_save = false;
   bool fail_delete = false;
+  int fail_next_deletes = 0;       // like fail_delete, for that many deletions
   bool fail_after_delete = false;  // the artifact goes, then the store reports a failure
   int saves = 0;
   // Runs once, at the next open: stands in for another thread acting between a load's reading
@@ -70,7 +71,9 @@ class FaultyStore final : public ModelStore {
     return inner.open_artifact(path);
   }
   bool delete_impl(const std::string& path) override {
-    if (fail_delete) throw StorageError("injected delete failure");
+    if (fail_delete || (fail_next_deletes > 0 && fail_next_deletes--)) {
+      throw StorageError("injected delete failure");
+    }
     const bool deleted = inner.delete_artifact(path);
     if (fail_after_delete) throw StorageError("injected failure after the delete");
     return deleted;
@@ -85,6 +88,8 @@ class FaultyCatalog final : public MetadataStore {
   explicit FaultyCatalog(std::shared_ptr<MetadataStore> inner) : inner_(std::move(inner)) {}
   int fail_releases = 0;
   int fail_cancels = 0;
+  // Runs once, at the next get_version: another thread acting between two reads of a call.
+  mutable std::function<void()> before_next_get_version;
 
  private:
   std::optional<std::filesystem::path> owner_lock_directory_impl() const override {
@@ -124,6 +129,7 @@ class FaultyCatalog final : public MetadataStore {
   }
   std::optional<ModelVersion> get_version_impl(std::string_view name,
                                                std::string_view version) const override {
+    if (before_next_get_version) std::exchange(before_next_get_version, nullptr)();
     return inner_->get_version(name, version);
   }
   std::optional<ModelVersion> latest_version_impl(std::string_view name) const override {
@@ -430,7 +436,15 @@ TEST_P(ModelRegistryTest, RecoverSettlesReservationsThatAFailedReleaseLeftBehind
   register_with("m", "3", "z");
   store_->fail_delete = true;
   catalog_->fail_cancels = 1;
-  EXPECT_THROW(registry_->delete_version("m", "3"), StorageError);
+  const auto errors_before = log.errors().size();
+  try {
+    registry_->delete_version("m", "3");
+    ADD_FAILURE() << "expected the deletion's StorageError";
+  } catch (const StorageError& e) {
+    EXPECT_STREQ(e.what(), "injected delete failure") << "the caller gets the original error";
+  }
+  ASSERT_EQ(log.errors().size(), errors_before + 1);
+  EXPECT_NE(log.errors().back().find("injected delete failure"), std::string::npos);
   store_->fail_delete = false;
   ASSERT_EQ(registry_->metadata_store()->list_pending().size(), 3u);
   // Nothing of this registry's is in flight: recover() settles all three, once.
@@ -445,6 +459,40 @@ TEST_P(ModelRegistryTest, RecoverSettlesReservationsThatAFailedReleaseLeftBehind
     register_with("m", version, version);
     EXPECT_EQ(to_string(*registry_->load_artifact("m", version)), version);
   }
+}
+
+TEST_P(ModelRegistryTest, OneReservationThatCannotBeSettledDoesNotStopRecovery) {
+  testing::LogCapture log;
+  for (const char* version : {"1", "2"}) {
+    register_with("m", version, version);
+    catalog_->fail_releases = 1;
+    EXPECT_THROW(registry_->delete_version("m", version), StorageError);
+  }
+  ASSERT_EQ(registry_->metadata_store()->list_pending().size(), 2u);
+  store_->fail_next_deletes = 1;  // the first one's artifact cannot be deleted this time
+  EXPECT_THROW(registry_->recover(), StorageError);
+  EXPECT_EQ(registry_->metadata_store()->list_pending().size(), 1u) << "the second was settled";
+  EXPECT_EQ(registry_->recover().deletions_completed, 1u);
+  EXPECT_TRUE(registry_->metadata_store()->list_pending().empty());
+}
+
+TEST_P(ModelRegistryTest, ALoadThatRacesARegistrationWithTheSameRecordReadsItAgain) {
+  // A version dated ahead of the clock makes every later one share its created_at; deleting and
+  // registering "1" again with the same bytes then gives a record equal to the old one.
+  ModelVersion ahead;
+  ahead.model_name = "m";
+  ahead.version = "0";
+  ahead.parameters = nlohmann::json::object();
+  ahead.created_at = ahead.updated_at = std::chrono::system_clock::now() + std::chrono::hours(1);
+  catalog_->create_version(ahead);
+  register_with("m", "1", "weights");
+  ASSERT_EQ(registry_->get_version("m", "1")->created_at, ahead.created_at);
+  // Between opening (the file is gone) and reading the record again, "1" is registered anew.
+  store_->before_next_open = [&] {
+    ASSERT_TRUE(registry_->delete_version("m", "1"));
+    catalog_->before_next_get_version = [&] { register_with("m", "1", "weights"); };
+  };
+  EXPECT_EQ(to_string(*registry_->load_artifact("m", "1")), "weights");
 }
 
 TEST_P(ModelRegistryTest, RecoverLeavesThisRegistrysWorkInFlightAlone) {

@@ -135,8 +135,11 @@ class ModelRegistry {
                                           std::optional<ModelStage> stage = std::nullopt) const;
 
   // Deletes a version and its artifact. Returns false if no such version exists. If the
-  // artifact cannot be deleted (I/O error) the version is kept and StorageError is thrown; an
-  // artifact that is already missing is logged as a warning and the version is deleted.
+  // artifact cannot be deleted (I/O error) the version is kept and StorageError is thrown; if
+  // the artifact went but a later step failed (syncing its directory), the deletion is finished
+  // and the error thrown. Should the catalog fail too in either case, the version stays hidden
+  // and recover() finishes its deletion; the caller gets the first error. An artifact that is
+  // already missing is logged as a warning and the version is deleted.
   bool delete_version(std::string_view name, std::string_view version);
 
   // The artifact of a version, checked against its recorded size and SHA-256; nullopt if the
