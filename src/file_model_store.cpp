@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -39,7 +40,8 @@ bool is_valid_name(const std::string& name, void (*validate)(std::string_view)) 
 
 }  // namespace
 
-FileModelStore::FileModelStore(fs::path base_path) : base_path_(absolute_base(base_path)) {
+FileModelStore::FileModelStore(fs::path base_path)
+    : base_path_(detail::public_call("FileModelStore", [&] { return absolute_base(base_path); })) {
   detail::public_call("FileModelStore", [&] { detail::create_directories_durably(base_path_); });
 }
 
@@ -55,13 +57,19 @@ void FileModelStore::save_impl(const std::string& path, std::istream& in) {
 std::unique_ptr<std::istream> FileModelStore::open_impl(const std::string& path) const {
   const fs::path file = base_path_ / path;
   // Open the descriptor ourselves (O_NOFOLLOW on the file, a regular file only) so that a
-  // planted symlink cannot redirect a read outside the store.
-  detail::UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  // planted symlink cannot redirect a read outside the store. O_NONBLOCK: opening a FIFO left
+  // in the artifact's place must not wait for a writer (it is refused below).
+  detail::UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
   if (!fd.valid()) {
     if (errno == ENOENT || errno == ENOTDIR) {
       throw NotFoundError(fmt::format("artifact not found: '{}'", file.string()));
     }
     detail::throw_errno("cannot open artifact", file);
+  }
+  struct stat status {};
+  if (::fstat(fd.get(), &status) != 0) detail::throw_errno("cannot stat artifact", file);
+  if (!S_ISREG(status.st_mode)) {
+    throw DataLossError(fmt::format("artifact '{}' is not a regular file", file.string()));
   }
   // libstdc++'s filebuf cannot adopt a descriptor; reopen by /proc path keeps the same inode.
   auto stream =

@@ -10,6 +10,7 @@
 #include "modelreg/error.hpp"
 #include "modelreg/model_framework.hpp"
 #include "modelreg/model_stage.hpp"
+#include "public_call.hpp"
 
 namespace modelreg {
 namespace {
@@ -78,7 +79,7 @@ std::string_view to_string(ModelStage stage) noexcept {
 }
 
 ModelStage parse_stage(std::string_view text) {
-  return parse_name(kStageNames, text, "stage");
+  return detail::public_call("parse_stage", [&] { return parse_name(kStageNames, text, "stage"); });
 }
 
 void to_json(nlohmann::json& j, ModelStage stage) {
@@ -86,7 +87,8 @@ void to_json(nlohmann::json& j, ModelStage stage) {
 }
 
 void from_json(const nlohmann::json& j, ModelStage& stage) {
-  stage = parse_stage(json_string(j, "stage"));
+  detail::public_call("from_json(ModelStage)",
+                      [&] { stage = parse_stage(json_string(j, "stage")); });
 }
 
 std::string_view to_string(ModelFramework framework) noexcept {
@@ -94,7 +96,8 @@ std::string_view to_string(ModelFramework framework) noexcept {
 }
 
 ModelFramework parse_framework(std::string_view text) {
-  return parse_name(kFrameworkNames, text, "framework");
+  return detail::public_call("parse_framework",
+                             [&] { return parse_name(kFrameworkNames, text, "framework"); });
 }
 
 void to_json(nlohmann::json& j, ModelFramework framework) {
@@ -102,7 +105,8 @@ void to_json(nlohmann::json& j, ModelFramework framework) {
 }
 
 void from_json(const nlohmann::json& j, ModelFramework& framework) {
-  framework = parse_framework(json_string(j, "framework"));
+  detail::public_call("from_json(ModelFramework)",
+                      [&] { framework = parse_framework(json_string(j, "framework")); });
 }
 
 }  // namespace modelreg

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "modelreg/error.hpp"
+#include "public_call.hpp"
 
 namespace modelreg {
 namespace {
@@ -63,7 +64,9 @@ void to_json(nlohmann::json& j, const ModelMetrics& metrics) {
   if (!metrics.custom.empty()) j["custom"] = metrics.custom;
 }
 
-void from_json(const nlohmann::json& j, ModelMetrics& metrics) {
+namespace {
+
+void decode(const nlohmann::json& j, ModelMetrics& metrics) {
   if (!j.is_object()) {
     throw InvalidArgumentError(fmt::format("metrics must be a JSON object, got {}", j.type_name()));
   }
@@ -90,6 +93,12 @@ void from_json(const nlohmann::json& j, ModelMetrics& metrics) {
     if (!known) result.custom[key] = metric_value(value, key);
   }
   metrics = std::move(result);
+}
+
+}  // namespace
+
+void from_json(const nlohmann::json& j, ModelMetrics& metrics) {
+  detail::public_call("from_json(ModelMetrics)", [&] { decode(j, metrics); });
 }
 
 }  // namespace modelreg

@@ -275,9 +275,13 @@ ModelVersion ModelRegistry::register_version(std::string_view name, std::string_
       owned_source = std::make_unique<std::istream>(&*memory);
       source = owned_source.get();
     } else if (options.artifact_file) {
+      std::error_code ec;
+      if (std::filesystem::is_directory(*options.artifact_file, ec)) {
+        throw InvalidArgumentError(
+            fmt::format("artifact file '{}' is a directory", options.artifact_file->string()));
+      }
       auto file = std::make_unique<std::ifstream>(*options.artifact_file, std::ios::binary);
       if (!*file) {
-        std::error_code ec;
         if (!std::filesystem::is_regular_file(*options.artifact_file, ec)) {
           throw NotFoundError(
               fmt::format("artifact file '{}' does not exist", options.artifact_file->string()));

@@ -48,9 +48,11 @@ void copy_stream(std::istream& in, std::ostream& out, std::string_view path) {
 ModelStore::~ModelStore() = default;
 
 std::string ModelStore::artifact_path(std::string_view model_name, std::string_view version) {
-  validate_model_name(model_name);
-  validate_version(version);
-  return fmt::format("{}/{}/{}", model_name, version, kArtifactFile);
+  return detail::public_call("artifact_path", [&] {
+    validate_model_name(model_name);
+    validate_version(version);
+    return fmt::format("{}/{}/{}", model_name, version, kArtifactFile);
+  });
 }
 
 std::string ModelStore::save_artifact(std::string_view model_name, std::string_view version,
@@ -133,12 +135,14 @@ std::vector<std::string> ModelStore::list_artifacts() const {
 }
 
 std::string ModelStore::normalize_path(std::string_view path) const {
-  if (!path.empty() && path.front() == '/') {
-    if (auto relative = relative_path_impl(path)) return checked_relative_path(*relative);
-    throw InvalidArgumentError(
-        fmt::format("artifact path '{}' is outside the store", path.substr(0, 300)));
-  }
-  return checked_relative_path(path);
+  return detail::public_call("normalize_path", [&]() -> std::string {
+    if (!path.empty() && path.front() == '/') {
+      if (auto relative = relative_path_impl(path)) return checked_relative_path(*relative);
+      throw InvalidArgumentError(
+          fmt::format("artifact path '{}' is outside the store", path.substr(0, 300)));
+    }
+    return checked_relative_path(path);
+  });
 }
 
 std::optional<std::string> ModelStore::relative_path_impl(std::string_view /*absolute*/) const {

@@ -4,6 +4,7 @@
 
 #include "json_fields.hpp"
 #include "modelreg/error.hpp"
+#include "public_call.hpp"
 
 namespace modelreg {
 
@@ -41,7 +42,9 @@ void to_json(nlohmann::json& j, const ModelVersion& v) {
   };
 }
 
-void from_json(const nlohmann::json& j, ModelVersion& v) {
+namespace {
+
+void decode(const nlohmann::json& j, ModelVersion& v) {
   detail::require_object(j, "model version");
   ModelVersion result;
   result.version = detail::required_string(j, "version");
@@ -68,6 +71,12 @@ void from_json(const nlohmann::json& j, ModelVersion& v) {
   result.created_at = detail::optional_timestamp(j, "created_at");
   result.updated_at = detail::optional_timestamp(j, "updated_at");
   v = std::move(result);
+}
+
+}  // namespace
+
+void from_json(const nlohmann::json& j, ModelVersion& v) {
+  detail::public_call("from_json(ModelVersion)", [&] { decode(j, v); });
 }
 
 }  // namespace modelreg

@@ -2,6 +2,7 @@
 
 #include "json_fields.hpp"
 #include "modelreg/error.hpp"
+#include "public_call.hpp"
 
 namespace modelreg {
 
@@ -41,7 +42,9 @@ void to_json(nlohmann::json& j, const RegisteredModel& model) {
                      {"created_at", format_timestamp(model.created_at)}};
 }
 
-void from_json(const nlohmann::json& j, RegisteredModel& model) {
+namespace {
+
+void decode(const nlohmann::json& j, RegisteredModel& model) {
   detail::require_object(j, "registered model");
   RegisteredModel result;
   result.name = detail::required_string(j, "name");
@@ -53,6 +56,12 @@ void from_json(const nlohmann::json& j, RegisteredModel& model) {
   }
   result.created_at = detail::optional_timestamp(j, "created_at");
   model = std::move(result);
+}
+
+}  // namespace
+
+void from_json(const nlohmann::json& j, RegisteredModel& model) {
+  detail::public_call("from_json(RegisteredModel)", [&] { decode(j, model); });
 }
 
 }  // namespace modelreg

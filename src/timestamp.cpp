@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "modelreg/error.hpp"
+#include "public_call.hpp"
 
 namespace modelreg {
 namespace {
@@ -76,7 +77,16 @@ std::string format_timestamp(Timestamp t) {
   return out;
 }
 
-Timestamp parse_timestamp(std::string_view text) {
+namespace {
+
+// Days of `month` (1-12) in `year` of the proleptic Gregorian calendar.
+std::int64_t days_in_month(std::int64_t year, std::int64_t month) {
+  static constexpr std::int64_t kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  return month == 2 && leap ? 29 : kDays[month - 1];
+}
+
+Timestamp parse(std::string_view text) {
   std::size_t pos = 0;
   auto digits = [&](std::size_t count) -> std::int64_t {
     if (pos + count > text.size()) bad_timestamp(text, "too short");
@@ -109,7 +119,8 @@ Timestamp parse_timestamp(std::string_view text) {
   const std::int64_t minute = digits(2);
   expect(':');
   const std::int64_t second = digits(2);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) {
+  if (month < 1 || month > 12 || day < 1 || day > days_in_month(year, month) || hour > 23 ||
+      minute > 59 || second > 60) {
     bad_timestamp(text, "field out of range");
   }
   std::int64_t nanos = 0;
@@ -147,6 +158,12 @@ Timestamp parse_timestamp(std::string_view text) {
   const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
   const auto since_epoch = std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos);
   return Timestamp(std::chrono::duration_cast<Timestamp::duration>(since_epoch));
+}
+
+}  // namespace
+
+Timestamp parse_timestamp(std::string_view text) {
+  return detail::public_call("parse_timestamp", [&] { return parse(text); });
 }
 
 }  // namespace modelreg

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "modelreg/error.hpp"
+#include "public_call.hpp"
 
 namespace modelreg {
 namespace {
@@ -45,17 +46,7 @@ void validate_identifier(std::string_view value, const char* what, std::size_t m
   }
 }
 
-}  // namespace
-
-void validate_model_name(std::string_view name) {
-  validate_identifier(name, "model name", kMaxModelNameLength, "._-");
-}
-
-void validate_version(std::string_view version) {
-  validate_identifier(version, "version", kMaxVersionLength, "._+-");
-}
-
-void validate_tag(std::string_view key, std::string_view value) {
+void check_tag(std::string_view key, std::string_view value) {
   if (key.empty()) throw InvalidArgumentError("tag key must not be empty");
   if (key.size() > 250) {
     throw InvalidArgumentError(
@@ -75,6 +66,22 @@ void validate_tag(std::string_view key, std::string_view value) {
     throw InvalidArgumentError(
         fmt::format("value of tag {} contains a NUL character", quoted(key)));
   }
+}
+
+}  // namespace
+
+void validate_model_name(std::string_view name) {
+  detail::public_call("validate_model_name",
+                      [&] { validate_identifier(name, "model name", kMaxModelNameLength, "._-"); });
+}
+
+void validate_version(std::string_view version) {
+  detail::public_call("validate_version",
+                      [&] { validate_identifier(version, "version", kMaxVersionLength, "._+-"); });
+}
+
+void validate_tag(std::string_view key, std::string_view value) {
+  detail::public_call("validate_tag", [&] { check_tag(key, value); });
 }
 
 }  // namespace modelreg

@@ -4,7 +4,9 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <functional>
 #include <modelreg/modelreg.hpp>
+#include <vector>
 
 #include "log_capture.hpp"
 
@@ -77,6 +79,28 @@ TEST(LoggingTest, ErrorsLeaveTheLibraryUnchangedAndOnce) {
   EXPECT_THROW(store.save_artifact("m", "", to_bytes("x")), InvalidArgumentError);
   // Store errors are logged too, once each, even when one public call uses another.
   EXPECT_EQ(capture.errors().size(), 2u);
+}
+
+TEST(LoggingTest, ErrorsOfTheFreeFunctionsAndValueTypesAreLoggedOnce) {
+  testing::LogCapture capture;
+  const std::vector<std::function<void()>> failing = {
+      [] { (void)parse_stage("shipped"); },
+      [] { (void)parse_framework("caffe"); },
+      [] { (void)parse_timestamp("2026-02-30T00:00:00Z"); },
+      [] { validate_model_name(".."); },
+      [] { validate_version(""); },
+      [] { validate_tag("", "x"); },
+      [] { (void)ModelStore::artifact_path("a/b", "1"); },
+      [] { (void)nlohmann::json("shipped").get<ModelStage>(); },
+      [] { (void)nlohmann::json(42).get<ModelMetrics>(); },
+      [] { (void)nlohmann::json::object().get<ModelVersion>(); },
+      [] { (void)nlohmann::json::array().get<RegisteredModel>(); },
+      [] { (void)FileModelStore(""); },
+  };
+  for (std::size_t i = 0; i < failing.size(); ++i) {
+    EXPECT_THROW(failing[i](), InvalidArgumentError) << "case " << i;
+    EXPECT_EQ(capture.errors().size(), i + 1) << "case " << i;
+  }
 }
 
 }  // namespace

@@ -639,6 +639,9 @@ TEST_P(ModelRegistryTest, RejectsBadOptions) {
   RegisterOptions bad_utf8;
   bad_utf8.description = "\xff\xfe";
   EXPECT_THROW(registry_->register_version("m", "1", bad_utf8), InvalidArgumentError);
+  RegisterOptions directory;
+  directory.artifact_file = dir_.path();
+  EXPECT_THROW(registry_->register_version("m", "1", directory), InvalidArgumentError);
   RegisterOptions bad_metric_name;
   bad_metric_name.metrics.custom["\xff"] = 1.0;
   EXPECT_THROW(registry_->register_version("m", "1", bad_metric_name), InvalidArgumentError);

@@ -1,6 +1,7 @@
 // The conformance suite every ModelStore implementation passes.
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <atomic>
 #include <fstream>
@@ -270,6 +271,24 @@ TEST(FileModelStoreTest, ASymlinkedArtifactIsNotFollowed) {
   std::filesystem::create_symlink(dir.path() / "secret",
                                   dir.path() / "store" / "m" / "1" / "model.bin");
   EXPECT_THROW(store.load_artifact("m/1/model.bin"), StorageError);
+}
+
+TEST(FileModelStoreTest, AFifoInTheArtifactsPlaceIsRefusedWithoutBlocking) {
+  testing::TestDir dir;
+  FileModelStore store(dir.path() / "store");
+  std::filesystem::create_directories(dir.path() / "store" / "m" / "1");
+  const auto fifo = dir.path() / "store" / "m" / "1" / "model.bin";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  // Without a writer, opening it for reading would wait forever.
+  EXPECT_THROW(store.load_artifact("m/1/model.bin"), DataLossError);
+  std::ostringstream out;
+  EXPECT_THROW(store.load_artifact("m/1/model.bin", out), DataLossError);
+}
+
+TEST(FileModelStoreTest, AnEmptyBasePathIsRefusedAndLogged) {
+  testing::LogCapture log;
+  EXPECT_THROW(FileModelStore(""), InvalidArgumentError);
+  EXPECT_EQ(log.errors().size(), 1u);
 }
 
 }  // namespace

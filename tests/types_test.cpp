@@ -107,13 +107,16 @@ TEST(TimestampTest, ParseRoundTripsAndHonoursOffsets) {
   EXPECT_EQ(parse_timestamp(format_timestamp(now)), now);
   EXPECT_EQ(parse_timestamp("2025-11-26T12:41:06+02:00"), parse_timestamp("2025-11-26T10:41:06Z"));
   EXPECT_EQ(parse_timestamp("2025-11-26T10:41:06"), parse_timestamp("2025-11-26T10:41:06Z"));
+  EXPECT_NO_THROW(parse_timestamp("2000-02-29T00:00:00Z"));  // divisible by 400: a leap year
   EXPECT_EQ(parse_timestamp("2024-02-29T00:00:00.5Z") - parse_timestamp("2024-02-28T00:00:00Z"),
             std::chrono::duration_cast<Timestamp::duration>(86400s + 500ms));
 }
 
 TEST(TimestampTest, ParseRejectsMalformedText) {
-  for (const char* bad : {"", "2025-11-26", "2025-13-01T00:00:00Z", "2025-11-26T25:00:00Z",
-                          "2025-11-26T10:41:06.Z", "2025-11-26T10:41:06Zjunk", "yesterday"}) {
+  for (const char* bad :
+       {"", "2025-11-26", "2025-13-01T00:00:00Z", "2025-11-26T25:00:00Z", "2025-11-26T10:41:06.Z",
+        "2025-11-26T10:41:06Zjunk", "yesterday", "2026-02-30T00:00:00Z", "2025-02-29T00:00:00Z",
+        "1900-02-29T00:00:00Z", "2025-04-31T00:00:00Z"}) {
     EXPECT_THROW(parse_timestamp(bad), InvalidArgumentError) << bad;
   }
 }
