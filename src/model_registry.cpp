@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <exception>
 #include <fstream>
 #include <istream>
@@ -104,6 +107,36 @@ std::unique_ptr<detail::OwnerLease> lease_for(const MetadataStore* metadata) {
 void drain(std::istream& in) {
   char buffer[1 << 16];
   while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+  }
+}
+
+// Copies `in` to its end into `file` (a temporary file holding the artifact of `version`).
+void copy_to_file(std::istream& in, std::FILE* file, const ModelVersion& version) {
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    const auto size = static_cast<std::size_t>(in.gcount());
+    if (std::fwrite(buffer, 1, size, file) != size) {
+      throw StorageError(fmt::format("cannot write the artifact of {} to a temporary file: {}",
+                                     version.full_name(), std::strerror(errno)));
+    }
+  }
+}
+
+// Copies all of `file` (see copy_to_file) to `out`.
+void copy_from_file(std::FILE* file, std::ostream& out, const ModelVersion& version) {
+  std::rewind(file);
+  char buffer[1 << 16];
+  std::size_t size = 0;
+  while (out && (size = std::fread(buffer, 1, sizeof buffer, file)) > 0) {
+    out.write(buffer, static_cast<std::streamsize>(size));
+  }
+  if (std::ferror(file)) {
+    throw StorageError(fmt::format("cannot read back the temporary copy of the artifact of {}",
+                                   version.full_name()));
+  }
+  if (!out) {
+    throw StorageError(
+        fmt::format("cannot copy the artifact of {} to the stream", version.full_name()));
   }
 }
 
@@ -224,6 +257,37 @@ class ModelRegistry::Impl {
     Impl& impl_;
     Key key_;
   };
+
+  // Rolls back or finishes one reservation for recover(), counting it in `report`, unless its
+  // writer is alive or (ours) a call of this registry is still working on it.
+  void settle(const PendingVersion& pending, RecoveryReport& report) {
+    const bool mine = pending.owner == owner();
+    if (!mine && lease->is_alive(pending.owner)) return;
+    std::optional<InFlight> working;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      const Key key(pending.model_name, pending.version);
+      // This registry's own reservations are recovered only when no call of it is working on
+      // them (a failed release or cancel left them behind).
+      if (mine && in_flight.count(key) != 0) return;
+      // Take the work over first, so that two recovering processes never both act on it. For
+      // our own this checks that it is still reserved, now that no call of ours can settle it.
+      if (!metadata->claim_pending(pending.model_name, pending.version, pending.owner, owner())) {
+        return;
+      }
+      working.emplace(*this, key);
+    }
+    const bool registering = pending.kind == PendingVersion::Kind::Registering;
+    detail::log_warning(fmt::format(
+        "recovery: {} of {}:{} by {}; {}", registering ? "registration" : "deletion",
+        pending.model_name, pending.version,
+        mine ? "this registry, left unfinished by a failure" : "a writer that died midway",
+        registering ? "rolling it back" : "completing it"));
+    store->delete_artifact(ModelStore::artifact_path(pending.model_name, pending.version));
+    std::lock_guard<std::mutex> lock(mutex);
+    metadata->release_version(pending.model_name, pending.version, owner());
+    ++(registering ? report.registrations_rolled_back : report.deletions_completed);
+  }
 
   std::shared_ptr<ModelStore> store;
   std::shared_ptr<MetadataStore> metadata;
@@ -438,22 +502,40 @@ std::optional<Bytes> ModelRegistry::load_artifact(std::string_view name,
 bool ModelRegistry::load_artifact(std::string_view name, std::string_view version,
                                   std::ostream& out) const {
   return detail::public_call("load_artifact", [&] {
-    // First pass: verify, so that `out` never receives a corrupt byte.
+    // First pass: verify, so that `out` never receives a corrupt byte. A store whose streams
+    // cannot seek (the ModelStore interface does not promise it) cannot be read twice: its bytes
+    // are copied to an unnamed temporary file as they are verified, and `out` gets that copy.
     std::unique_ptr<std::istream> in;
+    std::unique_ptr<std::FILE, int (*)(std::FILE*)> spool(nullptr, &std::fclose);
     const auto v = impl_->read_artifact(name, version, [&](const ModelVersion& current) {
       in = impl_->open_artifact(current);
+      const bool seekable = in->tellg() != std::istream::pos_type(-1);
+      in->clear();
+      spool.reset(seekable ? nullptr : std::tmpfile());
+      if (!seekable && !spool) {
+        throw StorageError(fmt::format("cannot create a temporary file to verify {}: {}",
+                                       current.full_name(), std::strerror(errno)));
+      }
       detail::HashingInputBuf hashing(*in);
       std::istream hashed(&hashing);
-      drain(hashed);
+      if (spool) {
+        copy_to_file(hashed, spool.get(), current);
+      } else {
+        drain(hashed);
+      }
       check_integrity(current, hashing);
       return current;
     });
     if (!v) return false;
+    if (spool) {
+      copy_from_file(spool.get(), out, *v);
+      return true;
+    }
     // Second pass over the same open file (the same bytes, even if the path were replaced).
-    // A store whose streams cannot seek (the ModelStore interface does not promise it) is read
-    // a second time instead; its bytes are checked again as they are copied.
     in->clear();
-    if (!in->seekg(0)) in = impl_->open_artifact(*v);
+    if (!in->seekg(0)) {
+      throw StorageError(fmt::format("cannot rewind the artifact of {}", v->full_name()));
+    }
     detail::HashingInputBuf hashing(*in);
     std::istream hashed(&hashing);
     out << hashed.rdbuf();
@@ -491,39 +573,11 @@ RecoveryReport ModelRegistry::recover() {
     // the others; the first such error is thrown once all were tried.
     std::exception_ptr first_error;
     for (const auto& pending : impl_->metadata->list_pending()) {
-      const bool mine = pending.owner == impl_->owner();
-      if (!mine && impl_->lease->is_alive(pending.owner)) continue;
-      std::optional<Impl::InFlight> in_flight;
-      {
-        std::lock_guard<std::mutex> lock(impl_->mutex);
-        const Impl::Key key(pending.model_name, pending.version);
-        // This registry's own reservations are recovered only when no call of it is working on
-        // them (a failed release or cancel left them behind).
-        if (mine && impl_->in_flight.count(key) != 0) continue;
-        // Take the work over first, so that two recovering processes never both act on it. For
-        // our own this checks that it is still reserved, now that no call of ours can settle it.
-        if (!impl_->metadata->claim_pending(pending.model_name, pending.version, pending.owner,
-                                            impl_->owner())) {
-          continue;
-        }
-        in_flight.emplace(*impl_, key);
-      }
-      const bool registering = pending.kind == PendingVersion::Kind::Registering;
-      detail::log_warning(fmt::format(
-          "recovery: {} of {}:{} by {}; {}", registering ? "registration" : "deletion",
-          pending.model_name, pending.version,
-          mine ? "this registry, left unfinished by a failure" : "a writer that died midway",
-          registering ? "rolling it back" : "completing it"));
       try {
-        impl_->store->delete_artifact(
-            ModelStore::artifact_path(pending.model_name, pending.version));
-        std::lock_guard<std::mutex> lock(impl_->mutex);
-        impl_->metadata->release_version(pending.model_name, pending.version, impl_->owner());
-        ++(registering ? report.registrations_rolled_back : report.deletions_completed);
+        impl_->settle(pending, report);
       } catch (const std::exception& e) {
         detail::log_warning(
-            fmt::format("recovery of {}:{} failed (the next recover() tries "
-                        "again): {}",
+            fmt::format("recovery of {}:{} failed (the next recover() tries again): {}",
                         pending.model_name, pending.version, e.what()));
         if (!first_error) first_error = std::current_exception();
       }

@@ -53,7 +53,8 @@ class FaultyStore final : public ModelStore {
   // Runs once, at the next open: stands in for another thread acting between a load's reading
   // of the record and its opening of the artifact.
   mutable std::function<void()> before_next_open;
-  bool forward_only = false;               // hand out streams that cannot seek
+  bool forward_only = false;  // hand out streams that cannot seek
+  mutable int opens = 0;
   std::function<void()> before_next_save;  // the same, at the next save
   InMemoryModelStore inner;
 
@@ -66,6 +67,7 @@ class FaultyStore final : public ModelStore {
                         path.substr(path.find('/') + 1, path.rfind('/') - path.find('/') - 1), in);
   }
   std::unique_ptr<std::istream> open_impl(const std::string& path) const override {
+    ++opens;
     if (before_next_open) std::exchange(before_next_open, nullptr)();
     if (forward_only) return std::make_unique<ForwardOnlyStream>(inner.open_artifact(path));
     return inner.open_artifact(path);
@@ -88,6 +90,7 @@ class FaultyCatalog final : public MetadataStore {
   explicit FaultyCatalog(std::shared_ptr<MetadataStore> inner) : inner_(std::move(inner)) {}
   int fail_releases = 0;
   int fail_cancels = 0;
+  int fail_claims = 0;
   // Runs once, at the next get_version: another thread acting between two reads of a call.
   mutable std::function<void()> before_next_get_version;
 
@@ -120,6 +123,7 @@ class FaultyCatalog final : public MetadataStore {
   std::vector<PendingVersion> list_pending_impl() const override { return inner_->list_pending(); }
   bool claim_pending_impl(std::string_view name, std::string_view version,
                           std::string_view expected_owner, std::string_view new_owner) override {
+    if (fail_claims > 0 && fail_claims--) throw StorageError("injected claim failure");
     return inner_->claim_pending(name, version, expected_owner, new_owner);
   }
   std::optional<ModelVersion> set_stage_impl(std::string_view name, std::string_view version,
@@ -474,6 +478,16 @@ TEST_P(ModelRegistryTest, OneReservationThatCannotBeSettledDoesNotStopRecovery) 
   EXPECT_EQ(registry_->metadata_store()->list_pending().size(), 1u) << "the second was settled";
   EXPECT_EQ(registry_->recover().deletions_completed, 1u);
   EXPECT_TRUE(registry_->metadata_store()->list_pending().empty());
+  // The same when taking a reservation over fails.
+  for (const char* version : {"3", "4"}) {
+    register_with("m", version, version);
+    catalog_->fail_releases = 1;
+    EXPECT_THROW(registry_->delete_version("m", version), StorageError);
+  }
+  catalog_->fail_claims = 1;
+  EXPECT_THROW(registry_->recover(), StorageError);
+  EXPECT_EQ(registry_->metadata_store()->list_pending().size(), 1u);
+  EXPECT_EQ(registry_->recover().deletions_completed, 1u);
 }
 
 TEST_P(ModelRegistryTest, ALoadThatRacesARegistrationWithTheSameRecordReadsItAgain) {
@@ -617,8 +631,15 @@ TEST_P(ModelRegistryTest, LoadsToAStreamFromAStoreWhoseStreamsCannotSeek) {
   register_with("m", "1", "weights that span a few reads");
   store_->forward_only = true;
   std::ostringstream out;
+  store_->opens = 0;
   EXPECT_TRUE(registry_->load_artifact("m", "1", out));
   EXPECT_EQ(out.str(), "weights that span a few reads");
+  EXPECT_EQ(store_->opens, 1) << "read once: a second read would reach `out` unverified";
+  store_->inner.save_artifact("m", "1", to_bytes("weights that span a few readz"));
+  std::ostringstream corrupt;
+  EXPECT_THROW(registry_->load_artifact("m", "1", corrupt), DataLossError);
+  EXPECT_TRUE(corrupt.str().empty());
+  store_->inner.save_artifact("m", "1", to_bytes("weights that span a few reads"));
   EXPECT_EQ(to_string(*registry_->load_artifact("m", "1")), "weights that span a few reads");
 }
 

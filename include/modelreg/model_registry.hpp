@@ -147,8 +147,9 @@ class ModelRegistry {
   // if the stored bytes are missing, truncated or altered: corrupt bytes are never returned.
   std::optional<Bytes> load_artifact(std::string_view name, std::string_view version) const;
   // Streams the artifact to `out` in bounded memory. The bytes are verified before the first
-  // one is written, so `out` receives only verified bytes. Returns false where the overload
-  // above returns nullopt. Throws as above, or StorageError if `out` fails.
+  // one is written, so `out` receives only verified bytes: the store's stream is read twice, or,
+  // if it cannot seek (a custom ModelStore), once into an unnamed temporary file. Returns false
+  // where the overload above returns nullopt. Throws as above, or StorageError if `out` fails.
   bool load_artifact(std::string_view name, std::string_view version, std::ostream& out) const;
   // Writes the artifact to the file `destination` (replaced atomically, only with verified
   // bytes) in bounded memory. Returns false where the overload above returns nullopt.
