@@ -1141,15 +1141,18 @@ std::optional<ModelVersion> SqliteMetadataStore::production_version_impl(
 std::vector<ModelVersion> SqliteMetadataStore::list_versions_impl(
     std::string_view model_name, std::optional<ModelStage> stage) const {
   // Each listing is one statement, hence one snapshot.
+  const auto list = [&](Sql sql) {
+    return impl_->read("list_versions", [&](Connection& connection) {
+      auto rows = use(connection, sql);
+      rows->bind(1, model_name);
+      return read_versions(rows, connection.path());
+    });
+  };
   if (!stage && impl_->list_cache_enabled()) {
     const std::string name(model_name);
     const std::int64_t data_version = impl_->data_version();
     if (auto cached = impl_->cached_list(name, data_version)) return *cached;
-    std::vector<ModelVersion> versions = impl_->read("list_versions", [&](Connection& connection) {
-      auto rows = use(connection, kListVersions);
-      rows->bind(1, model_name);
-      return read_versions(rows, connection.path());
-    });
+    std::vector<ModelVersion> versions = list(kListVersions);
     if (!impl_->cacheable(versions.size())) return versions;  // no copy of a list not kept
     auto shared = std::make_shared<const std::vector<ModelVersion>>(std::move(versions));
     impl_->remember_list(name, data_version, shared);
@@ -1172,11 +1175,7 @@ std::vector<ModelVersion> SqliteMetadataStore::list_versions_impl(
         break;
     }
   }
-  return impl_->read("list_versions", [&](Connection& connection) {
-    auto rows = use(connection, sql);
-    rows->bind(1, model_name);
-    return read_versions(rows, connection.path());
-  });
+  return list(sql);
 }
 
 std::optional<RegisteredModel> SqliteMetadataStore::get_model_impl(
