@@ -20,13 +20,7 @@ namespace {
 
 fs::path absolute_base(const fs::path& base_path) {
   if (base_path.empty()) throw InvalidArgumentError("FileModelStore base path must not be empty");
-  std::error_code ec;
-  fs::path absolute = fs::absolute(base_path, ec);
-  if (ec) {
-    throw StorageError(
-        fmt::format("cannot resolve store directory '{}': {}", base_path.string(), ec.message()));
-  }
-  return absolute.lexically_normal();
+  return detail::absolute_path(base_path, "store directory");
 }
 
 bool is_valid_name(const std::string& name, void (*validate)(std::string_view)) {

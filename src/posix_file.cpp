@@ -52,6 +52,16 @@ void fsync_directory(const std::filesystem::path& directory) {
   fsync_fd(fd.get(), directory);
 }
 
+std::filesystem::path absolute_path(const std::filesystem::path& path, std::string_view what) {
+  std::error_code ec;
+  std::filesystem::path absolute = std::filesystem::absolute(path, ec);
+  if (ec) {
+    throw StorageError(
+        fmt::format("cannot resolve {} '{}': {}", what, path.string(), ec.message()));
+  }
+  return absolute.lexically_normal();
+}
+
 void create_directories_durably(const std::filesystem::path& directory) {
   std::error_code ec;
   if (std::filesystem::is_directory(directory, ec)) return;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <iosfwd>
 #include <string>
+#include <string_view>
 
 namespace modelreg::detail {
 
@@ -37,6 +38,11 @@ class UniqueFd {
 // fsync of a file descriptor / of a directory, so that a rename or creation in it is durable.
 void fsync_fd(int fd, const std::filesystem::path& path_for_errors);
 void fsync_directory(const std::filesystem::path& directory);
+
+// `path` made absolute against the current directory and lexically normal, so that it keeps
+// naming the same file if the process changes its working directory later. Throws StorageError
+// naming `what` (e.g. "store directory") if the current directory cannot be read.
+std::filesystem::path absolute_path(const std::filesystem::path& path, std::string_view what);
 
 // Creates `directory` and any missing parents, fsyncing the parent of each created one so the
 // new entries survive a power loss. Throws StorageError.

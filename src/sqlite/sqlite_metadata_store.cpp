@@ -24,6 +24,7 @@
 #include "json_fields.hpp"
 #include "modelreg/error.hpp"
 #include "modelreg/logging.hpp"
+#include "posix_file.hpp"
 #include "public_call.hpp"
 #include "sqlite/sqlite_handle.hpp"
 
@@ -469,8 +470,11 @@ std::int64_t now_nanos() {
 // any number of threads read concurrently and never wait for a writer.
 class SqliteMetadataStore::Impl {
  public:
+  // The path is made absolute now: connections are opened later, after a possible chdir.
   Impl(const std::filesystem::path& path, SqliteOptions options)
-      : path_(absolute(path)), path_string_(path_.string()), options_(clamp(options)) {
+      : path_(detail::absolute_path(path, "SQLite database")),
+        path_string_(path_.string()),
+        options_(clamp(options)) {
     writer_ =
         std::make_unique<Connection>(path_string_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     configure(*writer_);
@@ -478,18 +482,6 @@ class SqliteMetadataStore::Impl {
   }
 
   const std::filesystem::path& path() const { return path_; }
-
-  // `path` made absolute now: connections are opened later, and a relative path would then
-  // name another file if the process changed its working directory meanwhile.
-  static std::filesystem::path absolute(const std::filesystem::path& path) {
-    std::error_code ec;
-    auto result = std::filesystem::absolute(path, ec);
-    if (ec) {
-      throw StorageError(fmt::format("SQLite database '{}': cannot make the path absolute: {}",
-                                     path.string(), ec.message()));
-    }
-    return result;
-  }
 
   // Runs `body(connection)` as one BEGIN IMMEDIATE transaction on the write connection,
   // retried from scratch while another process holds the lock. `body` commits by returning;
