@@ -41,6 +41,24 @@ std::map<std::string, std::string> string_map(const nlohmann::json& j, const cha
   return result;
 }
 
+std::vector<std::string> string_list(const nlohmann::json& j, const char* field) {
+  std::vector<std::string> result;
+  auto it = j.find(field);
+  if (it == j.end() || it->is_null()) return result;
+  if (!it->is_array()) {
+    throw InvalidArgumentError(
+        fmt::format("'{}' must be a JSON array, got {}", field, it->type_name()));
+  }
+  for (const auto& value : *it) result.push_back(string_value(value, field));
+  return result;
+}
+
+std::optional<std::string> nullable_string(const nlohmann::json& j, const char* field) {
+  auto it = j.find(field);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  return string_value(*it, field);
+}
+
 Timestamp optional_timestamp(const nlohmann::json& j, const char* field) {
   auto it = j.find(field);
   if (it == j.end() || it->is_null()) return Timestamp{};

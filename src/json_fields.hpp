@@ -5,8 +5,10 @@
 
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "modelreg/timestamp.hpp"
 
@@ -19,6 +21,10 @@ std::string required_string(const nlohmann::json& j, const char* field);
 std::string optional_string(const nlohmann::json& j, const char* field);
 // Empty when absent or null; every value must be a string.
 std::map<std::string, std::string> string_map(const nlohmann::json& j, const char* field);
+// Empty when absent or null; every element must be a string.
+std::vector<std::string> string_list(const nlohmann::json& j, const char* field);
+// nullopt when absent or null.
+std::optional<std::string> nullable_string(const nlohmann::json& j, const char* field);
 // The epoch when absent or null.
 Timestamp optional_timestamp(const nlohmann::json& j, const char* field);
 

@@ -60,13 +60,20 @@ std::shared_ptr<spdlog::logger> logger() {
 
 }  // namespace modelreg
 
+#include "modelreg/error.hpp"
 #include "public_call.hpp"
 
 namespace modelreg::detail {
 
 void log_error(const char* operation, const std::exception& e) noexcept {
   try {
-    logger()->error("{}: {}", operation, e.what());
+    // A caller's mistake or a lost compare-and-swap is routine for the caller (a retry loop may
+    // meet it often); only failures of storage or data deserve the application's error log.
+    const auto* error = dynamic_cast<const Error*>(&e);
+    const bool callers = error != nullptr && error->code() != ErrorCode::Storage &&
+                         error->code() != ErrorCode::DataLoss;
+    logger()->log(callers ? spdlog::level::info : spdlog::level::err, "{}: {}", operation,
+                  e.what());
   } catch (const std::exception&) {
     // Logging must never replace the caller's exception; there is nowhere left to report this.
   }

@@ -6,7 +6,10 @@
 
 #include "modelreg/error.hpp"
 #include "modelreg/validation.hpp"
+#include "owner_lease.hpp"
 #include "public_call.hpp"
+#include "search_query.hpp"
+#include "utf8.hpp"
 
 namespace modelreg {
 namespace {
@@ -48,50 +51,112 @@ void validate_owner(std::string_view owner) {
   if (owner.empty()) throw InvalidArgumentError("a reservation owner must not be empty");
 }
 
+void validate_tag_key(std::string_view key) {
+  validate_tag(key, {});
+}
+
+// Text that a catalog stores must be valid UTF-8 (JSON, PostgreSQL TEXT).
+void validate_utf8(std::string_view text, const char* what) {
+  const std::size_t bad = detail::first_invalid_utf8(text);
+  if (bad != text.size()) {
+    throw InvalidArgumentError(fmt::format("{} is not valid UTF-8 (byte {})", what, bad));
+  }
+}
+
+void validate_tag_text(std::string_view key, std::string_view value) {
+  validate_tag(key, value);
+  validate_utf8(key, "tag key");
+  validate_utf8(value, "tag value");
+}
+
+void validate_limit(std::size_t limit) {
+  if (limit > kMaxSearchResults) {
+    throw InvalidArgumentError(fmt::format("an event query returns at most {} events, asked for {}",
+                                           kMaxSearchResults, limit));
+  }
+}
+
 }  // namespace
+
+WriterLease::WriterLease(std::string owner) : owner_(std::move(owner)) {}
+WriterLease::~WriterLease() = default;
 
 MetadataStore::~MetadataStore() = default;
 
-std::optional<std::filesystem::path> MetadataStore::owner_lock_directory() const {
-  return detail::public_call("owner_lock_directory", [&] { return owner_lock_directory_impl(); });
+void MetadataStore::validate_audit(const Audit& audit) {
+  if (audit.actor.size() > 255) {
+    throw InvalidArgumentError(
+        fmt::format("actor is longer than 255 bytes ({} bytes)", audit.actor.size()));
+  }
+  for (const char c : audit.actor) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      throw InvalidArgumentError("actor contains a control character");
+    }
+  }
+  if (audit.reason.size() > 5000) {
+    throw InvalidArgumentError(
+        fmt::format("reason is longer than 5000 bytes ({} bytes)", audit.reason.size()));
+  }
+  if (audit.reason.find('\0') != std::string::npos) {
+    throw InvalidArgumentError("reason contains a NUL character");
+  }
+  validate_utf8(audit.actor, "actor");
+  validate_utf8(audit.reason, "reason");
 }
 
-std::optional<std::filesystem::path> MetadataStore::owner_lock_directory_impl() const {
-  return std::nullopt;
+std::unique_ptr<WriterLease> MetadataStore::acquire_writer_lease() {
+  return detail::public_call("acquire_writer_lease", [&] { return acquire_writer_lease_impl(); });
 }
 
-ModelVersion MetadataStore::create_version(const ModelVersion& version, std::string_view owner) {
+bool MetadataStore::is_writer_alive(std::string_view owner) const {
+  return detail::public_call("is_writer_alive", [&] { return is_writer_alive_impl(owner); });
+}
+
+std::unique_ptr<WriterLease> MetadataStore::acquire_writer_lease_impl() {
+  return std::make_unique<detail::ProcessLocalLease>();
+}
+
+bool MetadataStore::is_writer_alive_impl(std::string_view /*owner*/) const {
+  return true;
+}
+
+ModelVersion MetadataStore::create_version(const ModelVersion& version, std::string_view owner,
+                                           const Audit& audit) {
   return detail::public_call("create_version", [&] {
     validate_key(version.model_name, version.version);
     validate_stage(version.stage);
     validate_framework(version.framework);
-    for (const auto& [key, value] : version.tags) validate_tag(key, value);
+    for (const auto& [key, value] : version.tags) validate_tag_text(key, value);
+    validate_description(version.description);
+    validate_audit(audit);
     if (version.stage == ModelStage::Production) {
       throw InvalidArgumentError("a new version cannot start in Production; promote it instead");
     }
     if (!version.parameters.is_object()) {
       throw InvalidArgumentError("parameters must be a JSON object");
     }
-    return create_version_impl(version, owner);
+    return create_version_impl(version, owner, audit);
   });
 }
 
 ModelVersion MetadataStore::publish_version(std::string_view model_name, std::string_view version,
                                             std::string_view owner, const ArtifactInfo& artifact,
-                                            Timestamp now) {
+                                            Timestamp now, const Audit& audit) {
   return detail::public_call("publish_version", [&] {
     validate_key(model_name, version);
     validate_owner(owner);
-    return publish_version_impl(model_name, version, owner, artifact, now);
+    validate_audit(audit);
+    return publish_version_impl(model_name, version, owner, artifact, now, audit);
   });
 }
 
 bool MetadataStore::release_version(std::string_view model_name, std::string_view version,
-                                    std::string_view owner) {
+                                    std::string_view owner, const Audit& audit) {
   return detail::public_call("release_version", [&] {
     validate_key(model_name, version);
     validate_owner(owner);
-    return release_version_impl(model_name, version, owner);
+    validate_audit(audit);
+    return release_version_impl(model_name, version, owner, audit);
   });
 }
 
@@ -106,11 +171,22 @@ std::optional<ModelVersion> MetadataStore::begin_delete(std::string_view model_n
 }
 
 bool MetadataStore::cancel_delete(std::string_view model_name, std::string_view version,
-                                  std::string_view owner) {
+                                  std::string_view owner, const Audit& audit) {
   return detail::public_call("cancel_delete", [&] {
     validate_key(model_name, version);
     validate_owner(owner);
-    return cancel_delete_impl(model_name, version, owner);
+    validate_audit(audit);
+    return cancel_delete_impl(model_name, version, owner, audit);
+  });
+}
+
+std::optional<std::vector<ModelVersion>> MetadataStore::begin_delete_model(
+    std::string_view model_name, std::string_view owner, Timestamp now, const Audit& audit) {
+  return detail::public_call("begin_delete_model", [&] {
+    validate_model_name(model_name);
+    validate_owner(owner);
+    validate_audit(audit);
+    return begin_delete_model_impl(model_name, owner, now, audit);
   });
 }
 
@@ -131,12 +207,115 @@ bool MetadataStore::claim_pending(std::string_view model_name, std::string_view 
 std::optional<ModelVersion> MetadataStore::set_stage(std::string_view model_name,
                                                      std::string_view version, ModelStage stage,
                                                      std::optional<ModelStage> expected,
-                                                     Timestamp now) {
+                                                     Timestamp now, const Audit& audit) {
   return detail::public_call("set_stage", [&] {
     validate_key(model_name, version);
     validate_stage(stage);
     if (expected) validate_stage(*expected);
-    return set_stage_impl(model_name, version, stage, expected, now);
+    validate_audit(audit);
+    return set_stage_impl(model_name, version, stage, expected, now, audit);
+  });
+}
+
+ModelVersion MetadataStore::set_alias(std::string_view model_name, std::string_view alias,
+                                      std::string_view version,
+                                      const std::optional<std::string>& expected_version,
+                                      Timestamp now, const Audit& audit) {
+  return detail::public_call("set_alias", [&] {
+    validate_key(model_name, version);
+    validate_alias(alias);
+    if (expected_version && !expected_version->empty()) validate_version(*expected_version);
+    validate_audit(audit);
+    return set_alias_impl(model_name, alias, version, expected_version, now, audit);
+  });
+}
+
+bool MetadataStore::delete_alias(std::string_view model_name, std::string_view alias, Timestamp now,
+                                 const Audit& audit) {
+  return detail::public_call("delete_alias", [&] {
+    validate_model_name(model_name);
+    validate_alias(alias);
+    validate_audit(audit);
+    return delete_alias_impl(model_name, alias, now, audit);
+  });
+}
+
+std::optional<ModelVersion> MetadataStore::get_version_by_alias(std::string_view model_name,
+                                                                std::string_view alias) const {
+  return detail::public_call("get_version_by_alias", [&] {
+    validate_model_name(model_name);
+    validate_alias(alias);
+    return get_version_by_alias_impl(model_name, alias);
+  });
+}
+
+void MetadataStore::set_model_tag(std::string_view model_name, std::string_view key,
+                                  std::string_view value, Timestamp now, const Audit& audit) {
+  detail::public_call("set_model_tag", [&] {
+    validate_model_name(model_name);
+    validate_tag_text(key, value);
+    validate_audit(audit);
+    set_model_tag_impl(model_name, key, value, now, audit);
+  });
+}
+
+bool MetadataStore::delete_model_tag(std::string_view model_name, std::string_view key,
+                                     Timestamp now, const Audit& audit) {
+  return detail::public_call("delete_model_tag", [&] {
+    validate_model_name(model_name);
+    validate_tag_key(key);
+    validate_audit(audit);
+    return set_model_tag_impl(model_name, key, std::nullopt, now, audit);
+  });
+}
+
+void MetadataStore::set_model_description(std::string_view model_name, std::string_view description,
+                                          Timestamp now, const Audit& audit) {
+  detail::public_call("set_model_description", [&] {
+    validate_model_name(model_name);
+    validate_description(description);
+    validate_audit(audit);
+    set_model_description_impl(model_name, description, now, audit);
+  });
+}
+
+ModelVersion MetadataStore::set_version_tag(std::string_view model_name, std::string_view version,
+                                            std::string_view key, std::string_view value,
+                                            Timestamp now, const Audit& audit) {
+  return detail::public_call("set_version_tag", [&] {
+    validate_key(model_name, version);
+    validate_tag_text(key, value);
+    validate_audit(audit);
+    auto updated = set_version_tag_impl(model_name, version, key, value, now, audit);
+    if (!updated) {
+      // Only a deletion may answer "nothing there"; a backend that does is broken.
+      throw StorageError(fmt::format("setting tag of {}:{} returned nothing", model_name, version));
+    }
+    return *updated;
+  });
+}
+
+std::optional<ModelVersion> MetadataStore::delete_version_tag(std::string_view model_name,
+                                                              std::string_view version,
+                                                              std::string_view key, Timestamp now,
+                                                              const Audit& audit) {
+  return detail::public_call("delete_version_tag", [&] {
+    validate_key(model_name, version);
+    validate_tag_key(key);
+    validate_audit(audit);
+    return set_version_tag_impl(model_name, version, key, std::nullopt, now, audit);
+  });
+}
+
+ModelVersion MetadataStore::set_version_description(std::string_view model_name,
+                                                    std::string_view version,
+                                                    std::string_view description, Timestamp now,
+                                                    const Audit& audit) {
+  return detail::public_call("set_version_description", [&] {
+    validate_key(model_name, version);
+    validate_description(description);
+    validate_audit(audit);
+    return set_version_description_impl(model_name, version, description, now, audit);
   });
 }
 
@@ -180,6 +359,42 @@ std::optional<RegisteredModel> MetadataStore::get_model(std::string_view model_n
 
 std::vector<std::string> MetadataStore::list_models() const {
   return detail::public_call("list_models", [&] { return list_models_impl(); });
+}
+
+VersionPage MetadataStore::search_versions(const VersionQuery& query) const {
+  return detail::public_call("search_versions", [&] {
+    detail::validate_query(query);
+    return search_versions_impl(query);
+  });
+}
+
+ModelPage MetadataStore::search_models(const ModelQuery& query) const {
+  return detail::public_call("search_models", [&] {
+    detail::validate_query(query);
+    return search_models_impl(query);
+  });
+}
+
+std::vector<ModelEvent> MetadataStore::events(const EventQuery& query) const {
+  return detail::public_call("events", [&] {
+    if (query.model_name) validate_model_name(*query.model_name);
+    if (query.version) {
+      if (!query.model_name) {
+        throw InvalidArgumentError("an event query for a version needs the model name");
+      }
+      validate_version(*query.version);
+    }
+    if (query.after_sequence < 0) {
+      throw InvalidArgumentError(
+          fmt::format("event sequence {} is negative", query.after_sequence));
+    }
+    validate_limit(query.limit);
+    return events_impl(query);
+  });
+}
+
+std::int64_t MetadataStore::latest_event_sequence() const {
+  return detail::public_call("latest_event_sequence", [&] { return latest_event_sequence_impl(); });
 }
 
 }  // namespace modelreg

@@ -1,14 +1,18 @@
 #include "modelreg/model_registry.hpp"
 
 #include <fmt/format.h>
+#include <pwd.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <fstream>
 #include <istream>
+#include <list>
 #include <map>
 #include <mutex>
 #include <ostream>
@@ -20,9 +24,9 @@
 #include "modelreg/in_memory_metadata_store.hpp"
 #include "modelreg/in_memory_model_store.hpp"
 #include "modelreg/validation.hpp"
-#include "owner_lease.hpp"
 #include "posix_file.hpp"
 #include "public_call.hpp"
+#include "registry_impl.hpp"
 
 namespace modelreg {
 namespace {
@@ -37,6 +41,7 @@ void validate_registration(std::string_view name, std::string_view version,
   validate_model_name(name);
   validate_version(version);
   for (const auto& [key, value] : options.tags) validate_tag(key, value);
+  validate_description(options.description);
   if (!options.parameters.is_null() && !options.parameters.is_object()) {
     throw InvalidArgumentError(
         fmt::format("parameters must be a JSON object, got {}", options.parameters.type_name()));
@@ -63,12 +68,6 @@ void validate_registration(std::string_view name, std::string_view version,
   }
 }
 
-// Whether two records of a version describe the same artifact of the same registration.
-bool same_artifact(const ModelVersion& a, const ModelVersion& b) {
-  return a.artifact_path == b.artifact_path && a.artifact_size == b.artifact_size &&
-         a.artifact_sha256 == b.artifact_sha256 && a.created_at == b.created_at;
-}
-
 // Reads `in` to its end, hashing, and checks the result against what `version` recorded.
 // Throws DataLossError on any mismatch.
 void check_integrity(const ModelVersion& version, std::uint64_t size, const std::string& sha256) {
@@ -91,17 +90,6 @@ void check_integrity(const ModelVersion& version, detail::HashingInputBuf& hashi
     throw StorageError(fmt::format("cannot read the artifact of {}", version.full_name()));
   }
   check_integrity(version, hashing.size(), hashing.hex_digest());
-}
-
-// The lease every registry on `metadata` uses, so that they all judge each other's liveness the
-// same way: a lock file in the catalog's lock directory if other processes can open it.
-std::unique_ptr<detail::OwnerLease> lease_for(const MetadataStore* metadata) {
-  if (metadata != nullptr) {
-    if (auto directory = metadata->owner_lock_directory()) {
-      return std::make_unique<detail::FileLockLease>(std::move(*directory));
-    }
-  }
-  return std::make_unique<detail::ProcessLocalLease>();
 }
 
 void drain(std::istream& in) {
@@ -142,159 +130,130 @@ void copy_from_file(std::FILE* file, std::ostream& out, const ModelVersion& vers
 
 }  // namespace
 
-class ModelRegistry::Impl {
- public:
-  Impl(std::shared_ptr<ModelStore> store_in, std::shared_ptr<MetadataStore> metadata_in,
-       std::unique_ptr<detail::OwnerLease> lease_in)
-      : store(std::move(store_in)), metadata(std::move(metadata_in)), lease(std::move(lease_in)) {
-    if (!store) throw InvalidArgumentError("ModelRegistry needs a ModelStore, got null");
-    if (!metadata) throw InvalidArgumentError("ModelRegistry needs a MetadataStore, got null");
+std::string process_actor() {
+  std::string user;
+  if (const passwd* entry = ::getpwuid(::geteuid());
+      entry != nullptr && entry->pw_name != nullptr) {
+    user = entry->pw_name;
+  } else if (const char* name = std::getenv("USER"); name != nullptr) {
+    user = name;
+  } else {
+    user = fmt::format("uid{}", ::geteuid());
   }
-
-  const std::string& owner() const { return lease->owner(); }
-
-  // The version if it exists and has an artifact (what every load_artifact overload needs).
-  std::optional<ModelVersion> version_with_artifact(std::string_view name,
-                                                    std::string_view version) const {
-    auto v = metadata->get_version(name, version);
-    if (!v || !v->artifact_path) return std::nullopt;
-    return v;
+  char host[256] = {};
+  if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') {
+    std::snprintf(host, sizeof host, "localhost");
   }
-
-  // Runs `read` on the record of a version that has an artifact, and returns what it returns;
-  // nullopt when there is no such version or it has no artifact. `read` throws DataLossError
-  // when the artifact is missing or differs from the record. That is also what a deletion, or a
-  // deletion and a new registration of the same version, that ran between reading the record
-  // and opening the artifact looks like: so the record is read again, and only a failure on an
-  // unchanged record is reported. A changed record is read again from the start, a deleted one
-  // answers "no such version", as it would have a moment later. An unchanged record gets one
-  // more read before its failure is reported: a new registration of the same bytes can have the
-  // very same record (created_at is raised to the model's latest, which may be the same time).
-  template <typename Read>
-  auto read_artifact(std::string_view name, std::string_view version, Read read) const
-      -> std::optional<decltype(read(std::declval<const ModelVersion&>()))> {
-    auto current = version_with_artifact(name, version);
-    bool read_again = false;
-    while (current) {
-      try {
-        return read(*current);
-      } catch (const DataLossError&) {
-        auto again = version_with_artifact(name, version);
-        if (again && same_artifact(*again, *current)) {
-          if (read_again) throw;
-          read_again = true;
-        }
-        current = std::move(again);
-      }
-    }
-    return std::nullopt;
+  std::string actor = user + "@" + host;
+  // Keep it within Audit's limits whatever the system says: printable, at most 255 bytes.
+  for (char& c : actor) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
   }
+  if (actor.size() > 255) actor.resize(255);
+  return actor;
+}
 
-  // Whether the store still has the artifact at `path`; true when that cannot be told.
-  bool artifact_exists(const std::string& path) const noexcept {
-    try {
-      store->open_artifact(path);
-      return true;
-    } catch (const NotFoundError&) {
-      return false;
-    } catch (const std::exception& e) {
-      detail::log_warning(
-          fmt::format("cannot tell whether artifact '{}' is still stored: {}", path, e.what()));
-      return true;
-    } catch (...) {
-      detail::log_warning(fmt::format("cannot tell whether artifact '{}' is still stored", path));
-      return true;
-    }
+ModelRegistry::Impl::Impl(std::shared_ptr<ModelStore> store_in,
+                          std::shared_ptr<MetadataStore> metadata_in)
+    : store(std::move(store_in)), metadata(std::move(metadata_in)) {
+  if (!store) throw InvalidArgumentError("ModelRegistry needs a ModelStore, got null");
+  if (!metadata) throw InvalidArgumentError("ModelRegistry needs a MetadataStore, got null");
+  lease = metadata->acquire_writer_lease();
+  if (!lease || lease->owner().empty()) {
+    throw StorageError("the catalog returned no writer lease");
   }
-
-  // Opens the artifact of `version` for reading; a missing artifact is data loss, since the
-  // version says it has one.
-  std::unique_ptr<std::istream> open_artifact(const ModelVersion& version) const {
-    try {
-      return store->open_artifact(*version.artifact_path);
-    } catch (const NotFoundError&) {
-      throw DataLossError(fmt::format("artifact of {} is missing from the store (expected '{}')",
-                                      version.full_name(), *version.artifact_path));
-    }
+  default_actor = process_actor();
+  try {
+    MetadataStore::validate_audit(Audit{default_actor, {}});
+  } catch (const InvalidArgumentError&) {
+    default_actor = "unknown";  // a user or host name that is not UTF-8, say
   }
+}
 
-  // Removes what an unfinished registration left in the store and its reservation. Used on
-  // failure paths: a failure here is logged, the original error is what the caller sees.
-  void undo_registration(std::string_view name, std::string_view version) noexcept {
-    try {
-      store->delete_artifact(ModelStore::artifact_path(name, version));
-    } catch (const std::exception& e) {
-      detail::log_warning(fmt::format("could not remove the partial artifact of {}:{}: {}", name,
-                                      version, e.what()));
-    }
-    try {
-      std::lock_guard<std::mutex> lock(mutex);
-      metadata->release_version(name, version, owner());
-    } catch (const std::exception& e) {
-      detail::log_warning(
-          fmt::format("could not release the reservation of {}:{} (recover() will): {}", name,
-                      version, e.what()));
-    }
+Audit ModelRegistry::Impl::audit(const Audit& given) const {
+  Audit result = given;
+  if (result.actor.empty()) {
+    std::lock_guard<std::mutex> lock(actor_mutex);
+    result.actor = default_actor;
   }
+  MetadataStore::validate_audit(result);
+  return result;
+}
 
-  // Marks a key as in flight in this registry, from before it is reserved until the work on it
-  // is settled (under `mutex`). recover() leaves keys in flight alone and settles this
-  // registry's other reservations: the ones a failed release or cancel left behind.
-  using Key = std::pair<std::string, std::string>;
-  class InFlight {
-   public:
-    // Construct with `mutex` held.
-    InFlight(Impl& impl, Key key) : impl_(impl), key_(std::move(key)) { ++impl_.in_flight[key_]; }
-    InFlight(const InFlight&) = delete;
-    InFlight& operator=(const InFlight&) = delete;
-    ~InFlight() {
-      std::lock_guard<std::mutex> lock(impl_.mutex);
-      auto it = impl_.in_flight.find(key_);
-      if (--it->second == 0) impl_.in_flight.erase(it);
-    }
+bool ModelRegistry::Impl::artifact_exists(const std::string& path) const noexcept {
+  try {
+    store->open_artifact(path);
+    return true;
+  } catch (const NotFoundError&) {
+    return false;
+  } catch (const std::exception& e) {
+    detail::log_warning(
+        fmt::format("cannot tell whether artifact '{}' is still stored: {}", path, e.what()));
+    return true;
+  } catch (...) {
+    detail::log_warning(fmt::format("cannot tell whether artifact '{}' is still stored", path));
+    return true;
+  }
+}
 
-   private:
-    Impl& impl_;
-    Key key_;
-  };
+std::unique_ptr<std::istream> ModelRegistry::Impl::open_artifact(
+    const ModelVersion& version) const {
+  try {
+    return store->open_artifact(*version.artifact_path);
+  } catch (const NotFoundError&) {
+    throw DataLossError(fmt::format("artifact of {} is missing from the store (expected '{}')",
+                                    version.full_name(), *version.artifact_path));
+  }
+}
 
-  // Rolls back or finishes one reservation for recover(), counting it in `report`, unless its
-  // writer is alive or (ours) a call of this registry is still working on it.
-  void settle(const PendingVersion& pending, RecoveryReport& report) {
-    const bool mine = pending.owner == owner();
-    if (!mine && lease->is_alive(pending.owner)) return;
-    std::optional<InFlight> working;
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      const Key key(pending.model_name, pending.version);
-      // This registry's own reservations are recovered only when no call of it is working on
-      // them (a failed release or cancel left them behind).
-      if (mine && in_flight.count(key) != 0) return;
-      // Take the work over first, so that two recovering processes never both act on it. For
-      // our own this checks that it is still reserved, now that no call of ours can settle it.
-      if (!metadata->claim_pending(pending.model_name, pending.version, pending.owner, owner())) {
-        return;
-      }
-      working.emplace(*this, key);
-    }
-    const bool registering = pending.kind == PendingVersion::Kind::Registering;
-    detail::log_warning(fmt::format(
-        "recovery: {} of {}:{} by {}; {}", registering ? "registration" : "deletion",
-        pending.model_name, pending.version,
-        mine ? "this registry, left unfinished by a failure" : "a writer that died midway",
-        registering ? "rolling it back" : "completing it"));
-    store->delete_artifact(ModelStore::artifact_path(pending.model_name, pending.version));
+void ModelRegistry::Impl::undo_registration(std::string_view name,
+                                            std::string_view version) noexcept {
+  try {
+    store->delete_artifact(ModelStore::artifact_path(name, version));
+  } catch (const std::exception& e) {
+    detail::log_warning(
+        fmt::format("could not remove the partial artifact of {}:{}: {}", name, version, e.what()));
+  }
+  try {
     std::lock_guard<std::mutex> lock(mutex);
-    metadata->release_version(pending.model_name, pending.version, owner());
-    ++(registering ? report.registrations_rolled_back : report.deletions_completed);
+    metadata->release_version(name, version, owner());
+  } catch (const std::exception& e) {
+    detail::log_warning(
+        fmt::format("could not release the reservation of {}:{} (recover() will): {}", name,
+                    version, e.what()));
   }
+}
 
-  std::shared_ptr<ModelStore> store;
-  std::shared_ptr<MetadataStore> metadata;
-  std::unique_ptr<detail::OwnerLease> lease;
-  std::mutex mutex;              // serialises this registry's mutations of the catalog
-  std::map<Key, int> in_flight;  // how many calls work on each key; guarded by `mutex`
-};
+void ModelRegistry::Impl::settle(const PendingVersion& pending, RecoveryReport& report) {
+  const bool mine = pending.owner == owner();
+  if (!mine && metadata->is_writer_alive(pending.owner)) return;
+  std::optional<InFlight> working;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    const Key key(pending.model_name, pending.version);
+    // This registry's own reservations are recovered only when no call of it is working on
+    // them (a failed release or cancel left them behind).
+    if (mine && in_flight.count(key) != 0) return;
+    // Take the work over first, so that two recovering processes never both act on it. For
+    // our own this checks that it is still reserved, now that no call of ours can settle it.
+    if (!metadata->claim_pending(pending.model_name, pending.version, pending.owner, owner())) {
+      return;
+    }
+    working.emplace(*this, key);
+  }
+  const bool registering = pending.kind == PendingVersion::Kind::Registering;
+  detail::log_warning(fmt::format(
+      "recovery: {} of {}:{} by {}; {}", registering ? "registration" : "deletion",
+      pending.model_name, pending.version,
+      mine ? "this registry, left unfinished by a failure" : "a writer that died midway",
+      registering ? "rolling it back" : "completing it"));
+  store->delete_artifact(ModelStore::artifact_path(pending.model_name, pending.version));
+  Audit recovery;
+  recovery.reason = "recovery: finished a deletion left unfinished";
+  std::lock_guard<std::mutex> lock(mutex);
+  metadata->release_version(pending.model_name, pending.version, owner(), audit(recovery));
+  ++(registering ? report.registrations_rolled_back : report.deletions_completed);
+}
 
 ModelRegistry::ModelRegistry()
     : ModelRegistry(std::make_shared<InMemoryModelStore>(),
@@ -306,8 +265,7 @@ ModelRegistry::ModelRegistry(std::shared_ptr<ModelStore> store)
 ModelRegistry::ModelRegistry(std::shared_ptr<ModelStore> store,
                              std::shared_ptr<MetadataStore> metadata)
     : impl_(detail::public_call("ModelRegistry", [&] {
-        auto lease = lease_for(metadata.get());
-        return std::make_unique<Impl>(std::move(store), std::move(metadata), std::move(lease));
+        return std::make_unique<Impl>(std::move(store), std::move(metadata));
       })) {}
 
 ModelRegistry::ModelRegistry(ModelRegistry&&) noexcept = default;
@@ -315,9 +273,10 @@ ModelRegistry& ModelRegistry::operator=(ModelRegistry&&) noexcept = default;
 ModelRegistry::~ModelRegistry() = default;
 
 ModelVersion ModelRegistry::register_version(std::string_view name, std::string_view version,
-                                             const RegisterOptions& options) {
+                                             const RegisterOptions& options, const Audit& audit) {
   return detail::public_call("register_version", [&] {
     validate_registration(name, version, options);
+    const Audit change = impl_->audit(audit);
 
     ModelVersion v;
     v.model_name = std::string(name);
@@ -359,7 +318,7 @@ ModelVersion ModelRegistry::register_version(std::string_view name, std::string_
 
     if (source == nullptr) {
       std::lock_guard<std::mutex> lock(impl_->mutex);
-      return impl_->metadata->create_version(v);
+      return impl_->metadata->create_version(v, {}, change);
     }
 
     // Reserve the key first: a duplicate fails here, before any byte is written.
@@ -381,7 +340,8 @@ ModelVersion ModelRegistry::register_version(std::string_view name, std::string_
       artifact.size = hashing.size();
       artifact.sha256 = hashing.hex_digest();
       std::lock_guard<std::mutex> lock(impl_->mutex);
-      return impl_->metadata->publish_version(name, version, impl_->owner(), artifact, now());
+      return impl_->metadata->publish_version(name, version, impl_->owner(), artifact, now(),
+                                              change);
     } catch (...) {
       impl_->undo_registration(name, version);
       throw;
@@ -416,10 +376,11 @@ std::optional<ModelVersion> ModelRegistry::get_production_model(std::string_view
 
 std::optional<ModelVersion> ModelRegistry::transition_stage(
     std::string_view name, std::string_view version, ModelStage stage,
-    std::optional<ModelStage> expected_stage) {
+    std::optional<ModelStage> expected_stage, const Audit& audit) {
   return detail::public_call("transition_stage", [&] {
+    const Audit change = impl_->audit(audit);
     std::lock_guard<std::mutex> lock(impl_->mutex);
-    return impl_->metadata->set_stage(name, version, stage, expected_stage, now());
+    return impl_->metadata->set_stage(name, version, stage, expected_stage, now(), change);
   });
 }
 
@@ -433,8 +394,10 @@ std::vector<ModelVersion> ModelRegistry::list_versions(std::string_view name,
                              [&] { return impl_->metadata->list_versions(name, stage); });
 }
 
-bool ModelRegistry::delete_version(std::string_view name, std::string_view version) {
+bool ModelRegistry::delete_version(std::string_view name, std::string_view version,
+                                   const Audit& audit) {
   return detail::public_call("delete_version", [&] {
+    const Audit change = impl_->audit(audit);
     std::optional<ModelVersion> deleted;
     std::optional<Impl::InFlight> in_flight;
     {
@@ -457,9 +420,9 @@ bool ModelRegistry::delete_version(std::string_view name, std::string_view versi
         try {
           std::lock_guard<std::mutex> lock(impl_->mutex);
           if (kept) {
-            impl_->metadata->cancel_delete(name, version, impl_->owner());
+            impl_->metadata->cancel_delete(name, version, impl_->owner(), change);
           } else {
-            impl_->metadata->release_version(name, version, impl_->owner());
+            impl_->metadata->release_version(name, version, impl_->owner(), change);
           }
         } catch (const std::exception& e) {
           detail::log_warning(
@@ -475,7 +438,43 @@ bool ModelRegistry::delete_version(std::string_view name, std::string_view versi
       }
     }
     std::lock_guard<std::mutex> lock(impl_->mutex);
-    impl_->metadata->release_version(name, version, impl_->owner());
+    impl_->metadata->release_version(name, version, impl_->owner(), change);
+    return true;
+  });
+}
+
+bool ModelRegistry::delete_model(std::string_view name, const Audit& audit) {
+  return detail::public_call("delete_model", [&] {
+    validate_model_name(name);
+    const Audit change = impl_->audit(audit);
+    std::vector<ModelVersion> deleted;
+    std::list<Impl::InFlight> in_flight;
+    {
+      std::lock_guard<std::mutex> lock(impl_->mutex);
+      auto hidden = impl_->metadata->begin_delete_model(name, impl_->owner(), now(), change);
+      if (!hidden) return false;
+      deleted = std::move(*hidden);
+      for (const auto& v : deleted) in_flight.emplace_back(*impl_, Impl::Key(name, v.version));
+    }
+    // The deletion is recorded and cannot be undone: finish as much of it as possible, and leave
+    // what fails to recover(), which settles this registry's reservations once no call works on
+    // them.
+    std::exception_ptr first_error;
+    for (const auto& v : deleted) {
+      try {
+        if (v.artifact_path && !impl_->store->delete_artifact(*v.artifact_path)) {
+          detail::log_warning(fmt::format(
+              "artifact of {} was already missing when its model was deleted", v.full_name()));
+        }
+        std::lock_guard<std::mutex> lock(impl_->mutex);
+        impl_->metadata->release_version(name, v.version, impl_->owner(), change);
+      } catch (const std::exception& e) {
+        detail::log_warning(fmt::format("deleting model {}: {} is left for recover() to finish: {}",
+                                        name, v.full_name(), e.what()));
+        if (!first_error) first_error = std::current_exception();
+      }
+    }
+    if (first_error) std::rethrow_exception(first_error);
     return true;
   });
 }

@@ -20,7 +20,7 @@ bool operator==(const ModelVersion& a, const ModelVersion& b) {
          a.framework == b.framework && a.artifact_path == b.artifact_path &&
          a.artifact_size == b.artifact_size && a.artifact_sha256 == b.artifact_sha256 &&
          a.metrics == b.metrics && a.parameters == b.parameters && a.tags == b.tags &&
-         a.description == b.description && a.created_at == b.created_at &&
+         a.description == b.description && a.aliases == b.aliases && a.created_at == b.created_at &&
          a.updated_at == b.updated_at;
 }
 
@@ -37,6 +37,7 @@ void to_json(nlohmann::json& j, const ModelVersion& v) {
       {"parameters", v.parameters},
       {"tags", v.tags},
       {"description", v.description},
+      {"aliases", v.aliases},
       {"created_at", format_timestamp(v.created_at)},
       {"updated_at", format_timestamp(v.updated_at)},
   };
@@ -68,6 +69,7 @@ void decode(const nlohmann::json& j, ModelVersion& v) {
   }
   result.tags = detail::string_map(j, "tags");
   result.description = detail::optional_string(j, "description");
+  result.aliases = detail::string_list(j, "aliases");
   result.created_at = detail::optional_timestamp(j, "created_at");
   result.updated_at = detail::optional_timestamp(j, "updated_at");
   v = std::move(result);

@@ -12,23 +12,19 @@ namespace {
 
 constexpr const char* kLockSuffix = ".lock";
 
+}  // namespace
+
 std::string new_owner_name() {
   return random_suffix() + random_suffix();
 }
 
-}  // namespace
-
-ProcessLocalLease::ProcessLocalLease() : OwnerLease(new_owner_name()) {}
-
-bool ProcessLocalLease::is_alive(const std::string& /*owner*/) const {
-  return true;
-}
+ProcessLocalLease::ProcessLocalLease() : WriterLease(new_owner_name()) {}
 
 FileLockLease::FileLockLease(std::filesystem::path directory)
     : FileLockLease(directory, acquire(directory)) {}
 
 FileLockLease::FileLockLease(std::filesystem::path directory, Lock lock)
-    : OwnerLease(std::move(lock.owner)),
+    : WriterLease(std::move(lock.owner)),
       directory_(std::move(directory)),
       lock_(std::move(lock.fd)) {
   // Lock files of dead owners whose reservations are all gone would pile up otherwise.
@@ -37,7 +33,7 @@ FileLockLease::FileLockLease(std::filesystem::path directory, Lock lock)
     const auto name = entry.path().filename().string();
     const auto suffix = name.rfind(kLockSuffix);
     if (suffix == std::string::npos || name.substr(0, suffix) == owner()) continue;
-    is_alive(name.substr(0, suffix));
+    is_alive(directory_, name.substr(0, suffix));
   }
 }
 
@@ -66,12 +62,12 @@ FileLockLease::~FileLockLease() {
   ::unlink(path.c_str());  // before closing: nobody may see it unlocked and take it for dead
 }
 
-bool FileLockLease::is_alive(const std::string& owner) const {
+bool FileLockLease::is_alive(const std::filesystem::path& directory, std::string_view owner) {
   // Owner names are our own hex strings; anything else cannot name a file here.
   if (owner.empty() || owner.find_first_not_of("0123456789abcdef") != std::string::npos) {
     return false;
   }
-  const auto path = directory_ / (owner + kLockSuffix);
+  const auto path = directory / (std::string(owner) + kLockSuffix);
   UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
   if (!fd.valid()) return errno != ENOENT;
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return true;

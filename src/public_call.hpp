@@ -10,7 +10,9 @@
 
 namespace modelreg::detail {
 
-// Logs `e` as an error from `operation` through modelreg's logger. Never throws.
+// Logs `e`, escaping from `operation`, through modelreg's logger: caller errors (invalid
+// argument, not found, already exists, failed precondition) at info, everything else (storage,
+// data loss, non-modelreg exceptions) at error. Never throws.
 void log_error(const char* operation, const std::exception& e) noexcept;
 
 // Logs a warning through modelreg's logger. Never throws.

@@ -29,17 +29,22 @@ std::optional<ModelVersion> RegisteredModel::get_version(const std::string& vers
   return std::nullopt;
 }
 
+std::optional<ModelVersion> RegisteredModel::get_version_by_alias(const std::string& alias) const {
+  auto it = aliases.find(alias);
+  if (it == aliases.end()) return std::nullopt;
+  return get_version(it->second);
+}
+
 bool operator==(const RegisteredModel& a, const RegisteredModel& b) {
   return a.name == b.name && a.description == b.description && a.tags == b.tags &&
-         a.versions == b.versions && a.created_at == b.created_at;
+         a.aliases == b.aliases && a.versions == b.versions && a.created_at == b.created_at;
 }
 
 void to_json(nlohmann::json& j, const RegisteredModel& model) {
-  j = nlohmann::json{{"name", model.name},
-                     {"description", model.description},
-                     {"tags", model.tags},
-                     {"versions", model.versions},
-                     {"created_at", format_timestamp(model.created_at)}};
+  j = nlohmann::json{
+      {"name", model.name},         {"description", model.description},
+      {"tags", model.tags},         {"aliases", model.aliases},
+      {"versions", model.versions}, {"created_at", format_timestamp(model.created_at)}};
 }
 
 namespace {
@@ -50,6 +55,7 @@ void decode(const nlohmann::json& j, RegisteredModel& model) {
   result.name = detail::required_string(j, "name");
   result.description = detail::optional_string(j, "description");
   result.tags = detail::string_map(j, "tags");
+  result.aliases = detail::string_map(j, "aliases");
   if (auto it = j.find("versions"); it != j.end() && !it->is_null()) {
     if (!it->is_array()) throw InvalidArgumentError("'versions' must be a JSON array");
     for (const auto& v : *it) result.versions.push_back(v.get<ModelVersion>());

@@ -234,12 +234,13 @@ class CapturedLog {
   CapturedLog(const CapturedLog&) = delete;
   CapturedLog& operator=(const CapturedLog&) = delete;
 
-  std::vector<Entry> errors() const {
-    std::vector<Entry> errors;
+  // The entries logged at exactly `level`.
+  std::vector<Entry> at(spdlog::level::level_enum level) const {
+    std::vector<Entry> found;
     for (auto& entry : sink_->entries()) {
-      if (entry.level >= spdlog::level::err) errors.push_back(std::move(entry));
+      if (entry.level == level) found.push_back(std::move(entry));
     }
-    return errors;
+    return found;
   }
 
  private:
@@ -264,17 +265,24 @@ class CapturedLog {
 };
 
 // Calls `call`, which must throw ErrorType; checks that the error was logged through the
-// modelreg logger exactly once, at error level, with its message. Returns the message.
+// modelreg logger exactly once, with its message, at the level its kind deserves (error for
+// storage and data loss, info for the caller's errors). Returns the message.
 template <typename ErrorType, typename Call>
 std::string expect_logged_error(const CapturedLog& log, const std::string& context, Call&& call) {
-  const std::size_t before = log.errors().size();
+  const std::size_t errors_before = log.at(spdlog::level::err).size();
+  const std::size_t infos_before = log.at(spdlog::level::info).size();
   try {
     call();
   } catch (const ErrorType& e) {
-    const auto errors = log.errors();
-    EXPECT_EQ(errors.size(), before + 1) << context << ": the error must be logged exactly once";
-    if (!errors.empty()) {
-      EXPECT_THAT(errors.back().message, HasSubstr(e.what())) << context;
+    const bool severe = e.code() == ErrorCode::Storage || e.code() == ErrorCode::DataLoss;
+    const auto logged = log.at(severe ? spdlog::level::err : spdlog::level::info);
+    EXPECT_EQ(logged.size(), (severe ? errors_before : infos_before) + 1)
+        << context << ": the error must be logged exactly once";
+    EXPECT_EQ(log.at(severe ? spdlog::level::info : spdlog::level::err).size(),
+              severe ? infos_before : errors_before)
+        << context << ": logged at the wrong level";
+    if (!logged.empty()) {
+      EXPECT_THAT(logged.back().message, HasSubstr(e.what())) << context;
     }
     return e.what();
   } catch (const std::exception& e) {
@@ -507,7 +515,9 @@ TEST_F(DurableRegistryTest, ARelativeDirectoryKeepsMeaningTheSameOneAfterAChdir)
   EXPECT_EQ(registry.list_versions("m").size(), 1u);
   EXPECT_EQ(to_string(*registry.load_artifact("m", "1")), "weights");
   registry.register_version("m", "2", options);
-  EXPECT_EQ(registry.metadata_store()->owner_lock_directory(), first / "reg" / "locks");
+  EXPECT_EQ(
+      std::dynamic_pointer_cast<SqliteMetadataStore>(registry.metadata_store())->lock_directory(),
+      first / "reg" / "locks");
   fs::current_path(before);
   EXPECT_EQ(ModelRegistry::open(first / "reg").list_versions("m").size(), 2u);
 }

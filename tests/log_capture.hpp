@@ -35,8 +35,12 @@ class LogCapture {
     }
     return result;
   }
+  // Storage and data-loss errors, and warnings, are logged at these levels ...
   std::vector<std::string> errors() const { return messages(spdlog::level::err); }
   std::vector<std::string> warnings() const { return messages(spdlog::level::warn); }
+  // ... and the caller's errors (invalid argument, not found, already exists, failed
+  // precondition) at info.
+  std::vector<std::string> infos() const { return messages(spdlog::level::info); }
 
  private:
   std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> sink_;

@@ -4,11 +4,13 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <fstream>
 #include <functional>
 #include <modelreg/modelreg.hpp>
 #include <vector>
 
 #include "log_capture.hpp"
+#include "test_dir.hpp"
 
 namespace modelreg {
 namespace {
@@ -34,7 +36,27 @@ TEST(LoggingTest, AnErrorIsLoggedToTheNamedLoggerBeforeTheCallerSeesIt) {
   const auto logged = sink->last_formatted();
   ASSERT_EQ(logged.size(), 1u);
   EXPECT_NE(logged[0].find("already exists"), std::string::npos) << logged[0];
-  EXPECT_NE(logged[0].find("[error]"), std::string::npos) << logged[0];
+  // A caller's mistake is routine for the caller: info, not error.
+  EXPECT_NE(logged[0].find("[info]"), std::string::npos) << logged[0];
+}
+
+TEST(LoggingTest, CallerErrorsAreLoggedAtInfoAndStorageErrorsAtError) {
+  testing::LogCapture capture;
+  ModelRegistry registry;
+  registry.register_version("m", "1");
+  EXPECT_THROW(registry.register_version("m", "1"), AlreadyExistsError);
+  EXPECT_THROW(registry.get_version("m", ""), InvalidArgumentError);
+  EXPECT_THROW(registry.set_version_tag("m", "2", "k", "v"), NotFoundError);
+  EXPECT_THROW(registry.transition_stage("m", "1", ModelStage::Staging, ModelStage::Archived),
+               FailedPreconditionError);
+  EXPECT_EQ(capture.infos().size(), 4u);
+  EXPECT_TRUE(capture.errors().empty());
+  // A storage failure (here: an artifact store directory that is a file) is an error.
+  testing::TestDir dir;
+  std::ofstream(dir.path() / "file") << "x";
+  EXPECT_THROW(FileModelStore(dir.path() / "file" / "store"), StorageError);
+  ASSERT_EQ(capture.errors().size(), 1u);
+  EXPECT_EQ(capture.infos().size(), 4u);
 }
 
 TEST(LoggingTest, AnApplicationLoggerRegisteredFirstIsUsed) {
@@ -56,8 +78,8 @@ TEST(LoggingTest, SetLoggerRoutesMessagesAndNullRestoresTheDefault) {
     ModelRegistry registry;
     EXPECT_THROW(registry.transition_stage("..", "1", ModelStage::Production),
                  InvalidArgumentError);
-    ASSERT_EQ(capture.errors().size(), 1u);
-    EXPECT_NE(capture.errors()[0].find("transition_stage"), std::string::npos);
+    ASSERT_EQ(capture.infos().size(), 1u);
+    EXPECT_NE(capture.infos()[0].find("transition_stage"), std::string::npos);
   }
   EXPECT_EQ(modelreg::logger()->name(), "modelreg");
 }
@@ -78,7 +100,7 @@ TEST(LoggingTest, ErrorsLeaveTheLibraryUnchangedAndOnce) {
   EXPECT_THROW(store.load_artifact("m/1/model.bin"), NotFoundError);
   EXPECT_THROW(store.save_artifact("m", "", to_bytes("x")), InvalidArgumentError);
   // Store errors are logged too, once each, even when one public call uses another.
-  EXPECT_EQ(capture.errors().size(), 2u);
+  EXPECT_EQ(capture.infos().size(), 2u);
 }
 
 TEST(LoggingTest, ErrorsOfTheFreeFunctionsAndValueTypesAreLoggedOnce) {
@@ -99,7 +121,7 @@ TEST(LoggingTest, ErrorsOfTheFreeFunctionsAndValueTypesAreLoggedOnce) {
   };
   for (std::size_t i = 0; i < failing.size(); ++i) {
     EXPECT_THROW(failing[i](), InvalidArgumentError) << "case " << i;
-    EXPECT_EQ(capture.errors().size(), i + 1) << "case " << i;
+    EXPECT_EQ(capture.infos().size(), i + 1) << "case " << i;
   }
 }
 

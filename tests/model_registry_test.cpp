@@ -9,6 +9,7 @@
 #include <sstream>
 #include <utility>
 
+#include "forwarding_metadata_store.hpp"
 #include "log_capture.hpp"
 #include "test_dir.hpp"
 
@@ -85,9 +86,9 @@ class FaultyStore final : public ModelStore {
 
 // A catalog whose next releases or cancellations of a reservation can be made to fail (as a
 // SQLite lock timeout under contention would); everything else goes to `inner`.
-class FaultyCatalog final : public MetadataStore {
+class FaultyCatalog final : public testing::ForwardingMetadataStore {
  public:
-  explicit FaultyCatalog(std::shared_ptr<MetadataStore> inner) : inner_(std::move(inner)) {}
+  using ForwardingMetadataStore::ForwardingMetadataStore;
   int fail_releases = 0;
   int fail_cancels = 0;
   int fail_claims = 0;
@@ -95,63 +96,26 @@ class FaultyCatalog final : public MetadataStore {
   mutable std::function<void()> before_next_get_version;
 
  private:
-  std::optional<std::filesystem::path> owner_lock_directory_impl() const override {
-    return inner_->owner_lock_directory();
-  }
-  ModelVersion create_version_impl(const ModelVersion& v, std::string_view owner) override {
-    return inner_->create_version(v, owner);
-  }
-  ModelVersion publish_version_impl(std::string_view name, std::string_view version,
-                                    std::string_view owner, const ArtifactInfo& artifact,
-                                    Timestamp now) override {
-    return inner_->publish_version(name, version, owner, artifact, now);
-  }
-  bool release_version_impl(std::string_view name, std::string_view version,
-                            std::string_view owner) override {
+  bool release_version_impl(std::string_view name, std::string_view version, std::string_view owner,
+                            const Audit& audit) override {
     if (fail_releases > 0 && fail_releases--) throw StorageError("injected release failure");
-    return inner_->release_version(name, version, owner);
+    return ForwardingMetadataStore::release_version_impl(name, version, owner, audit);
   }
-  std::optional<ModelVersion> begin_delete_impl(std::string_view name, std::string_view version,
-                                                std::string_view owner) override {
-    return inner_->begin_delete(name, version, owner);
-  }
-  bool cancel_delete_impl(std::string_view name, std::string_view version,
-                          std::string_view owner) override {
+  bool cancel_delete_impl(std::string_view name, std::string_view version, std::string_view owner,
+                          const Audit& audit) override {
     if (fail_cancels > 0 && fail_cancels--) throw StorageError("injected cancel failure");
-    return inner_->cancel_delete(name, version, owner);
+    return ForwardingMetadataStore::cancel_delete_impl(name, version, owner, audit);
   }
-  std::vector<PendingVersion> list_pending_impl() const override { return inner_->list_pending(); }
   bool claim_pending_impl(std::string_view name, std::string_view version,
                           std::string_view expected_owner, std::string_view new_owner) override {
     if (fail_claims > 0 && fail_claims--) throw StorageError("injected claim failure");
-    return inner_->claim_pending(name, version, expected_owner, new_owner);
-  }
-  std::optional<ModelVersion> set_stage_impl(std::string_view name, std::string_view version,
-                                             ModelStage stage, std::optional<ModelStage> expected,
-                                             Timestamp now) override {
-    return inner_->set_stage(name, version, stage, expected, now);
+    return ForwardingMetadataStore::claim_pending_impl(name, version, expected_owner, new_owner);
   }
   std::optional<ModelVersion> get_version_impl(std::string_view name,
                                                std::string_view version) const override {
     if (before_next_get_version) std::exchange(before_next_get_version, nullptr)();
-    return inner_->get_version(name, version);
+    return ForwardingMetadataStore::get_version_impl(name, version);
   }
-  std::optional<ModelVersion> latest_version_impl(std::string_view name) const override {
-    return inner_->latest_version(name);
-  }
-  std::optional<ModelVersion> production_version_impl(std::string_view name) const override {
-    return inner_->production_version(name);
-  }
-  std::vector<ModelVersion> list_versions_impl(std::string_view name,
-                                               std::optional<ModelStage> stage) const override {
-    return inner_->list_versions(name, stage);
-  }
-  std::optional<RegisteredModel> get_model_impl(std::string_view name) const override {
-    return inner_->get_model(name);
-  }
-  std::vector<std::string> list_models_impl() const override { return inner_->list_models(); }
-
-  std::shared_ptr<MetadataStore> inner_;
 };
 
 enum class Catalog { InMemory, Sqlite };
@@ -366,9 +330,20 @@ TEST_P(ModelRegistryTest, DeleteVersionDeletesTheArtifactToo) {
   EXPECT_EQ(to_string(*registry_->load_artifact("m", "1")), "again");
 }
 
-TEST_P(ModelRegistryTest, DeletingTheLastVersionRemovesTheModel) {
+TEST_P(ModelRegistryTest, DeletingTheLastVersionKeepsTheModel) {
   register_with("m", "1", "x");
+  registry_->set_model_description("m", "fraud scores");
+  registry_->set_model_tag("m", "team", "risk");
   EXPECT_TRUE(registry_->delete_version("m", "1"));
+  EXPECT_EQ(registry_->list_models(), std::vector<std::string>{"m"});
+  const auto model = registry_->get_model("m");
+  ASSERT_TRUE(model.has_value());
+  EXPECT_TRUE(model->versions.empty());
+  EXPECT_EQ(model->description, "fraud scores");
+  EXPECT_EQ(model->tags.at("team"), "risk");
+  EXPECT_FALSE(registry_->get_latest("m").has_value());
+  // delete_model is what removes it.
+  EXPECT_TRUE(registry_->delete_model("m"));
   EXPECT_TRUE(registry_->list_models().empty());
   EXPECT_FALSE(registry_->get_model("m").has_value());
 }
@@ -696,13 +671,15 @@ TEST_P(ModelRegistryTest, EachErrorIsLoggedOnceBeforeItReachesTheCaller) {
     register_with("m", "1", "x");
     FAIL() << "expected AlreadyExistsError";
   } catch (const AlreadyExistsError& e) {
-    const auto errors = log.errors();
-    ASSERT_EQ(errors.size(), 1u);
-    EXPECT_NE(errors[0].find("register_version"), std::string::npos) << errors[0];
-    EXPECT_NE(errors[0].find(e.what()), std::string::npos) << errors[0];
+    const auto infos = log.infos();
+    ASSERT_EQ(infos.size(), 1u);
+    EXPECT_NE(infos[0].find("register_version"), std::string::npos) << infos[0];
+    EXPECT_NE(infos[0].find(e.what()), std::string::npos) << infos[0];
   }
   EXPECT_THROW(registry_->get_version("../x", "1"), InvalidArgumentError);
-  EXPECT_EQ(log.errors().size(), 2u);
+  EXPECT_EQ(log.infos().size(), 2u);
+  // Caller errors stay out of the application's error log.
+  EXPECT_TRUE(log.errors().empty());
 }
 
 TEST_P(ModelRegistryTest, SnapshotsAreNotReferencesIntoTheRegistry) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <modelreg/model_event.hpp>
 #include <modelreg/modelreg.hpp>
 
 namespace modelreg {
@@ -227,6 +228,204 @@ TEST(RegisteredModelTest, JsonRoundTrip) {
   EXPECT_EQ(j.get<RegisteredModel>(), model);
   EXPECT_THROW((nlohmann::json{{"name", "m"}, {"versions", "all"}}.get<RegisteredModel>()),
                InvalidArgumentError);
+}
+
+const std::vector<std::pair<EventType, std::string>>& event_names() {
+  static const std::vector<std::pair<EventType, std::string>> names{
+      {EventType::VersionRegistered, "version_registered"},
+      {EventType::VersionDeleted, "version_deleted"},
+      {EventType::StageChanged, "stage_changed"},
+      {EventType::AliasSet, "alias_set"},
+      {EventType::AliasDeleted, "alias_deleted"},
+      {EventType::ModelTagSet, "model_tag_set"},
+      {EventType::ModelTagDeleted, "model_tag_deleted"},
+      {EventType::VersionTagSet, "version_tag_set"},
+      {EventType::VersionTagDeleted, "version_tag_deleted"},
+      {EventType::ModelDescriptionSet, "model_description_set"},
+      {EventType::VersionDescriptionSet, "version_description_set"},
+      {EventType::ModelDeleted, "model_deleted"},
+  };
+  return names;
+}
+
+TEST(EventTypeTest, NamesRoundTripInAnyCase) {
+  for (const auto& [type, name] : event_names()) {
+    EXPECT_EQ(to_string(type), name);
+    EXPECT_EQ(parse_event_type(name), type) << name;
+    std::string upper = name;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    EXPECT_EQ(parse_event_type(upper), type) << upper;
+  }
+  EXPECT_EQ(parse_event_type("Stage_Changed"), EventType::StageChanged);
+}
+
+TEST(EventTypeTest, ParseRejectsUnknownNames) {
+  for (const std::string& bad :
+       {std::string(""), std::string("stage changed"), std::string("stagechanged"),
+        std::string("stage_changed "), std::string("StageChanged"), std::string("unknown"),
+        std::string("stage_changed\0", 14)}) {
+    EXPECT_THROW(parse_event_type(bad), InvalidArgumentError) << bad;
+  }
+}
+
+ModelEvent sample_event() {
+  ModelEvent e;
+  e.sequence = 42;
+  e.time = std::chrono::system_clock::now();
+  e.type = EventType::AliasSet;
+  e.model_name = "fraud-detector";
+  e.version = "3";
+  e.key = "champion";
+  e.old_value = "2";
+  e.new_value = "3";
+  e.actor = "ci-bot";
+  e.reason = "auc \"0.97\" \xe2\x80\x94 better";
+  return e;
+}
+
+TEST(ModelEventTest, JsonRoundTripsEveryField) {
+  const ModelEvent e = sample_event();
+  const nlohmann::json j = e;
+  EXPECT_EQ(j.at("sequence"), 42);
+  EXPECT_EQ(j.at("time"), format_timestamp(e.time));
+  EXPECT_EQ(j.at("type"), "alias_set");
+  EXPECT_EQ(j.at("model_name"), "fraud-detector");
+  EXPECT_EQ(j.at("version"), "3");
+  EXPECT_EQ(j.at("key"), "champion");
+  EXPECT_EQ(j.at("old_value"), "2");
+  EXPECT_EQ(j.at("new_value"), "3");
+  EXPECT_EQ(j.at("actor"), "ci-bot");
+  EXPECT_EQ(j.at("reason"), e.reason);
+  EXPECT_EQ(j.size(), 10u);
+  EXPECT_EQ(j.get<ModelEvent>(), e);
+  EXPECT_EQ(nlohmann::json::parse(j.dump()).get<ModelEvent>(), e);
+  for (const auto& [type, name] : event_names()) {
+    ModelEvent typed = e;
+    typed.type = type;
+    EXPECT_EQ(nlohmann::json(typed).get<ModelEvent>(), typed) << name;
+  }
+}
+
+TEST(ModelEventTest, AbsentValuesAreNullAndStayDistinctFromEmpty) {
+  ModelEvent e = sample_event();
+  e.old_value.reset();
+  e.new_value = "";
+  e.version.clear();
+  e.reason.clear();
+  const nlohmann::json j = e;
+  EXPECT_TRUE(j.at("old_value").is_null());
+  EXPECT_EQ(j.at("new_value"), "");
+  const ModelEvent back = j.get<ModelEvent>();
+  EXPECT_EQ(back, e);
+  EXPECT_FALSE(back.old_value.has_value());
+  ASSERT_TRUE(back.new_value.has_value());
+  EXPECT_EQ(*back.new_value, "");
+  ModelEvent other = e;
+  other.old_value = "";
+  EXPECT_NE(other, e);
+}
+
+TEST(ModelEventTest, EqualityComparesEveryField) {
+  const ModelEvent e = sample_event();
+  EXPECT_EQ(e, sample_event() = e);
+  std::vector<ModelEvent> changed(10, e);
+  changed[0].sequence = 43;
+  changed[1].time += std::chrono::nanoseconds(1000);
+  changed[2].type = EventType::AliasDeleted;
+  changed[3].model_name = "other";
+  changed[4].version = "4";
+  changed[5].key = "challenger";
+  changed[6].old_value.reset();
+  changed[7].new_value = "4";
+  changed[8].actor = "someone";
+  changed[9].reason = "";
+  for (const ModelEvent& c : changed) EXPECT_NE(c, e);
+}
+
+TEST(ModelEventTest, FromJsonRejectsMalformedDocuments) {
+  const nlohmann::json good = sample_event();
+  EXPECT_THROW(nlohmann::json::array().get<ModelEvent>(), InvalidArgumentError);
+  EXPECT_THROW(nlohmann::json("event").get<ModelEvent>(), InvalidArgumentError);
+  for (const char* required : {"sequence", "time", "type", "model_name"}) {
+    nlohmann::json j = good;
+    j.erase(required);
+    EXPECT_THROW(j.get<ModelEvent>(), InvalidArgumentError) << required;
+  }
+  const std::vector<std::pair<const char*, nlohmann::json>> wrong{
+      {"sequence", "42"},
+      {"sequence", 4.5},
+      {"sequence", nullptr},
+      {"sequence", 18446744073709551615ull},
+      {"time", "yesterday"},
+      {"time", 1764153666},
+      {"type", "promoted"},
+      {"type", 3},
+      {"model_name", 7},
+      {"version", 3},
+      {"key", true},
+      {"old_value", 2},
+      {"new_value", nlohmann::json::array()},
+      {"actor", nlohmann::json::object()},
+      {"reason", 1.5},
+  };
+  for (const auto& [field, value] : wrong) {
+    nlohmann::json j = good;
+    j[field] = value;
+    EXPECT_THROW(j.get<ModelEvent>(), InvalidArgumentError) << field << " = " << value.dump();
+  }
+  nlohmann::json hostile = good;
+  hostile["time"] = std::string("noon\n\0\x01", 7);
+  try {
+    hostile.get<ModelEvent>();
+    ADD_FAILURE() << "accepted a malformed time";
+  } catch (const InvalidArgumentError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("time"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    EXPECT_EQ(message.find('\x01'), std::string::npos) << message;
+  }
+  // Optional text may be absent or null.
+  nlohmann::json minimal = good;
+  for (const char* optional : {"version", "key", "old_value", "new_value", "actor", "reason"}) {
+    minimal.erase(optional);
+  }
+  const ModelEvent back = minimal.get<ModelEvent>();
+  EXPECT_EQ(back.version, "");
+  EXPECT_FALSE(back.old_value.has_value());
+  EXPECT_FALSE(back.new_value.has_value());
+  nlohmann::json negative = good;
+  negative["sequence"] = -1;
+  EXPECT_EQ(negative.get<ModelEvent>().sequence, -1);
+}
+
+TEST(ModelEventTest, ChangesServingOnlyWhenProductionOrAnAliasMoves) {
+  const auto event = [](EventType type, std::optional<std::string> old_value,
+                        std::optional<std::string> new_value) {
+    ModelEvent e;
+    e.type = type;
+    e.old_value = std::move(old_value);
+    e.new_value = std::move(new_value);
+    return e;
+  };
+  EXPECT_TRUE(event(EventType::StageChanged, "staging", "production").changes_serving());
+  EXPECT_TRUE(event(EventType::StageChanged, "production", "archived").changes_serving());
+  EXPECT_TRUE(event(EventType::StageChanged, "Production", "archived").changes_serving());
+  EXPECT_FALSE(event(EventType::StageChanged, "development", "staging").changes_serving());
+  EXPECT_FALSE(event(EventType::StageChanged, "staging", "archived").changes_serving());
+  EXPECT_TRUE(event(EventType::AliasSet, std::nullopt, "3").changes_serving());
+  EXPECT_TRUE(event(EventType::AliasSet, "2", "3").changes_serving());
+  EXPECT_TRUE(event(EventType::AliasDeleted, "3", std::nullopt).changes_serving());
+  EXPECT_TRUE(event(EventType::VersionDeleted, "production", std::nullopt).changes_serving());
+  EXPECT_FALSE(event(EventType::VersionDeleted, "staging", std::nullopt).changes_serving());
+  EXPECT_TRUE(event(EventType::ModelDeleted, std::nullopt, std::nullopt).changes_serving());
+  EXPECT_FALSE(event(EventType::VersionRegistered, std::nullopt, "development").changes_serving());
+  EXPECT_TRUE(event(EventType::VersionRegistered, std::nullopt, "production").changes_serving());
+  for (const EventType type : {EventType::ModelTagSet, EventType::ModelTagDeleted,
+                               EventType::VersionTagSet, EventType::VersionTagDeleted,
+                               EventType::ModelDescriptionSet, EventType::VersionDescriptionSet}) {
+    // Not even when a value happens to read "production".
+    EXPECT_FALSE(event(type, "production", "production").changes_serving()) << to_string(type);
+  }
 }
 
 TEST(ErrorTest, HierarchyAndCodes) {

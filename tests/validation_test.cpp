@@ -86,6 +86,96 @@ TEST(ValidationTest, TagsAreChecked) {
   EXPECT_THROW(validate_tag("k", std::string("a\0b", 3)), InvalidArgumentError);
 }
 
+TEST(ValidationTest, AliasAcceptsMlflowsCharacterSet) {
+  for (const std::string& good :
+       {std::string("champion"), std::string("Champion-2"), std::string("a_b"), std::string("_"),
+        std::string("-"), std::string("1"), std::string("v"), std::string("V"), std::string("vx1"),
+        std::string("v1a"), std::string("version1"), std::string("latest2"),
+        std::string("my-latest"), std::string(kMaxAliasLength, 'a')}) {
+    EXPECT_NO_THROW(validate_alias(good)) << good;
+  }
+}
+
+TEST(ValidationTest, AliasRefusesReservedNamesAndOtherCharacters) {
+  for (const std::string& bad :
+       {std::string(""), std::string("latest"), std::string("LATEST"), std::string("Latest"),
+        std::string("v1"), std::string("V12"), std::string("v0"), std::string("v007"),
+        std::string("bad alias"), std::string("a.b"), std::string("a/b"), std::string("a@b"),
+        std::string("a+b"), std::string("caf\xc3\xa9"), std::string("a\0b", 3),
+        std::string("tab\t"), std::string(kMaxAliasLength + 1, 'a')}) {
+    EXPECT_THROW(validate_alias(bad), InvalidArgumentError) << bad;
+  }
+}
+
+TEST(ValidationTest, AliasMessagesSayWhy) {
+  const auto message_of = [](std::string_view alias) -> std::string {
+    try {
+      validate_alias(alias);
+    } catch (const InvalidArgumentError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "accepted: " << alias;
+    return {};
+  };
+  EXPECT_NE(message_of("Latest").find("reserved"), std::string::npos);
+  EXPECT_NE(message_of("v3").find("reserved"), std::string::npos);
+  EXPECT_NE(message_of("").find("empty"), std::string::npos);
+  const std::string control = message_of(std::string("a\0\nb", 4));
+  EXPECT_NE(control.find("not allowed"), std::string::npos) << control;
+  EXPECT_EQ(control.find('\0'), std::string::npos);
+  EXPECT_EQ(control.find('\n'), std::string::npos);
+  EXPECT_LT(message_of(std::string(10000, 'a')).size(), 300u);
+}
+
+TEST(ValidationTest, DescriptionAcceptsUtf8UpToItsLimit) {
+  EXPECT_NO_THROW(validate_description(""));
+  EXPECT_NO_THROW(validate_description("gradient boosted \"trees\"\n\tsecond line"));
+  EXPECT_NO_THROW(
+      validate_description("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf"));
+  EXPECT_NO_THROW(validate_description("\xed\x9f\xbf \xee\x80\x80"));  // around the surrogates
+  EXPECT_NO_THROW(validate_description(std::string(65536, 'd')));
+  // The limit is in bytes: 32,768 two-byte characters fill it exactly.
+  std::string two_byte;
+  for (int i = 0; i < 32768; ++i) two_byte += "\xc3\xa9";
+  EXPECT_NO_THROW(validate_description(two_byte));
+  EXPECT_THROW(validate_description(two_byte + "x"), InvalidArgumentError);
+}
+
+TEST(ValidationTest, DescriptionRefusesNulInvalidUtf8AndLength) {
+  for (const std::string& bad : {
+           std::string(65537, 'd'),
+           std::string("a\0b", 3),
+           std::string(1, '\0'),
+           std::string("\xff"),
+           std::string("abc\xfe"),
+           std::string("\x80"),              // a lone continuation byte
+           std::string("\xc3"),              // truncated
+           std::string("\xe2\x82"),          // truncated
+           std::string("\xf0\x9f\x98"),      // truncated
+           std::string("\xc3\x28"),          // bad continuation
+           std::string("\xc0\xaf"),          // overlong '/'
+           std::string("\xc1\xbf"),          // overlong
+           std::string("\xe0\x80\xaf"),      // overlong
+           std::string("\xf0\x80\x80\xaf"),  // overlong
+           std::string("\xed\xa0\x80"),      // surrogate U+D800
+           std::string("\xed\xbf\xbf"),      // surrogate U+DFFF
+           std::string("\xf4\x90\x80\x80"),  // above U+10FFFF
+           std::string("\xf5\x80\x80\x80"),
+           std::string("ok \xc3\xa9 then \xff"),
+       }) {
+    EXPECT_THROW(validate_description(bad), InvalidArgumentError) << bad.size();
+  }
+  try {
+    validate_description("abc\xff");
+    FAIL() << "expected InvalidArgumentError";
+  } catch (const InvalidArgumentError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("UTF-8"), std::string::npos) << message;
+    EXPECT_NE(message.find("byte 3"), std::string::npos) << message;
+    EXPECT_EQ(message.find('\xff'), std::string::npos);
+  }
+}
+
 TEST(ValidationTest, RegistryRefusesHostileNamesAndLeavesNoFile) {
   testing::TestDir dir;
   auto store = std::make_shared<FileModelStore>(dir.path() / "artifacts");

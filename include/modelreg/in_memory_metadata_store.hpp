@@ -1,6 +1,5 @@
 #pragma once
 
-#include <map>
 #include <memory>
 #include <shared_mutex>
 #include <string>
@@ -16,24 +15,51 @@ class InMemoryMetadataStore final : public MetadataStore {
   InMemoryMetadataStore();
   ~InMemoryMetadataStore() override;
 
+  struct State;  // internal
+
  private:
-  ModelVersion create_version_impl(const ModelVersion& version, std::string_view owner) override;
+  ModelVersion create_version_impl(const ModelVersion& version, std::string_view owner,
+                                   const Audit& audit) override;
   ModelVersion publish_version_impl(std::string_view model_name, std::string_view version,
                                     std::string_view owner, const ArtifactInfo& artifact,
-                                    Timestamp now) override;
+                                    Timestamp now, const Audit& audit) override;
   bool release_version_impl(std::string_view model_name, std::string_view version,
-                            std::string_view owner) override;
+                            std::string_view owner, const Audit& audit) override;
   std::optional<ModelVersion> begin_delete_impl(std::string_view model_name,
                                                 std::string_view version,
                                                 std::string_view owner) override;
   bool cancel_delete_impl(std::string_view model_name, std::string_view version,
-                          std::string_view owner) override;
+                          std::string_view owner, const Audit& audit) override;
+  std::optional<std::vector<ModelVersion>> begin_delete_model_impl(std::string_view model_name,
+                                                                   std::string_view owner,
+                                                                   Timestamp now,
+                                                                   const Audit& audit) override;
   std::vector<PendingVersion> list_pending_impl() const override;
   bool claim_pending_impl(std::string_view model_name, std::string_view version,
                           std::string_view expected_owner, std::string_view new_owner) override;
   std::optional<ModelVersion> set_stage_impl(std::string_view model_name, std::string_view version,
                                              ModelStage stage, std::optional<ModelStage> expected,
-                                             Timestamp now) override;
+                                             Timestamp now, const Audit& audit) override;
+  ModelVersion set_alias_impl(std::string_view model_name, std::string_view alias,
+                              std::string_view version,
+                              const std::optional<std::string>& expected_version, Timestamp now,
+                              const Audit& audit) override;
+  bool delete_alias_impl(std::string_view model_name, std::string_view alias, Timestamp now,
+                         const Audit& audit) override;
+  std::optional<ModelVersion> get_version_by_alias_impl(std::string_view model_name,
+                                                        std::string_view alias) const override;
+  bool set_model_tag_impl(std::string_view model_name, std::string_view key,
+                          const std::optional<std::string_view>& value, Timestamp now,
+                          const Audit& audit) override;
+  void set_model_description_impl(std::string_view model_name, std::string_view description,
+                                  Timestamp now, const Audit& audit) override;
+  std::optional<ModelVersion> set_version_tag_impl(std::string_view model_name,
+                                                   std::string_view version, std::string_view key,
+                                                   const std::optional<std::string_view>& value,
+                                                   Timestamp now, const Audit& audit) override;
+  ModelVersion set_version_description_impl(std::string_view model_name, std::string_view version,
+                                            std::string_view description, Timestamp now,
+                                            const Audit& audit) override;
   std::optional<ModelVersion> get_version_impl(std::string_view model_name,
                                                std::string_view version) const override;
   std::optional<ModelVersion> latest_version_impl(std::string_view model_name) const override;
@@ -42,8 +68,11 @@ class InMemoryMetadataStore final : public MetadataStore {
                                                std::optional<ModelStage> stage) const override;
   std::optional<RegisteredModel> get_model_impl(std::string_view model_name) const override;
   std::vector<std::string> list_models_impl() const override;
+  VersionPage search_versions_impl(const VersionQuery& query) const override;
+  ModelPage search_models_impl(const ModelQuery& query) const override;
+  std::vector<ModelEvent> events_impl(const EventQuery& query) const override;
+  std::int64_t latest_event_sequence_impl() const override;
 
-  struct State;
   mutable std::shared_mutex mutex_;
   std::unique_ptr<State> state_;
 };

@@ -1,15 +1,17 @@
 #pragma once
 
 #include <cstdint>
-#include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "modelreg/model_event.hpp"
 #include "modelreg/model_stage.hpp"
 #include "modelreg/model_version.hpp"
 #include "modelreg/registered_model.hpp"
+#include "modelreg/search.hpp"
 #include "modelreg/timestamp.hpp"
 
 namespace modelreg {
@@ -33,45 +35,86 @@ struct PendingVersion {
   Timestamp since{};
 };
 
-// The catalog of models and versions. Every method is one atomic step (a transaction in a
-// database-backed store); readers never see a half-applied change. "Visible" versions are the
-// registered ones; reserved (pending) versions occupy their (model, version) key so that nobody
-// else can register it, but no lookup or listing returns them.
+// A writer registered with a catalog (see MetadataStore::acquire_writer_lease): its owner name
+// goes into every reservation it takes, and while the lease object lives, every client of the
+// catalog judges that owner alive, so recovery never takes over its work. When the object is
+// destroyed, or its process dies, the owner is dead for everyone.
+class WriterLease {
+ public:
+  virtual ~WriterLease();
+  WriterLease(const WriterLease&) = delete;
+  WriterLease& operator=(const WriterLease&) = delete;
+  // This writer's name: non-empty, unique among the catalog's live writers.
+  const std::string& owner() const noexcept { return owner_; }
+
+ protected:
+  explicit WriterLease(std::string owner);
+
+ private:
+  std::string owner_;
+};
+
+// Which events MetadataStore::events returns.
+struct EventQuery {
+  std::optional<std::string> model_name;  // only this model's events (nullopt: every model)
+  std::optional<std::string> version;     // only this version's events (needs model_name)
+  std::int64_t after_sequence = 0;        // only events with a greater sequence
+  std::size_t limit = 0;                  // at most this many (0: no limit), oldest first
+};
+
+// The catalog of models, versions, aliases, tags and their history: what a catalog backend
+// implements, and what ModelRegistry builds on. Application code uses ModelRegistry.
 //
-// Public methods validate names, log errors through the "modelreg" logger and call the private
-// *_impl hooks that backends implement. Implementations are thread-safe and, where the backend
-// is shared between processes, process-safe.
+// Every method is one atomic step (a transaction in a database-backed store) with the
+// postcondition written on it; readers never see a half-applied change. "Visible" versions are
+// the registered ones; reserved (pending) versions occupy their (model, version) key so that
+// nobody else can register it, but no lookup, listing or search returns them. A model is
+// visible from the moment its first version becomes visible until delete_model: deleting its
+// last version leaves the model (its description, tags and history) in place.
+//
+// Every change of visible state appends its events to the history in the same step (see
+// EventType); `audit` says who made the change and why, `now` when. Public methods validate
+// their arguments, log errors through the "modelreg" logger and call the private *_impl hooks
+// that backends implement. Implementations are thread-safe and, where the backend is shared
+// between processes, process-safe.
 class MetadataStore {
  public:
   virtual ~MetadataStore();
+
+  // --- versions --------------------------------------------------------------------------
 
   // create-version-if-absent: adds `version` (its model is created if needed) as a visible
   // version, unless `owner` is non-empty: then it is reserved for `owner` and stays invisible
   // until publish_version. The version's stage must not be Production (promote afterwards).
   // Returns the version as stored. Throws AlreadyExistsError if (model, version) exists in any
-  // state; nothing is changed then.
+  // state, FailedPreconditionError if the model is being deleted; nothing is changed then.
+  // A visible version records VersionRegistered (at its created_at).
   //
   // A version that becomes visible (here or in publish_version) is the latest of its model, and
   // its created_at is never earlier than that of the versions registered before it: a time
   // earlier than the latest version's is recorded as the latest version's (and updated_at as
   // that too, if it was earlier still). So the latest by created_at is the latest by
   // registration order, with ties broken by that order, whatever the clocks of concurrent
-  // writers read.
-  ModelVersion create_version(const ModelVersion& version, std::string_view owner = {});
+  // writers read. The version's `aliases` are ignored (set them with set_alias).
+  ModelVersion create_version(const ModelVersion& version, std::string_view owner = {},
+                              const Audit& audit = {});
 
   // Makes the version reserved by `owner` visible, recording `artifact` and `now` as
-  // created_at/updated_at (or a later time: see create_version). It becomes the latest version of
-  // its model. Returns the visible version.
+  // created_at/updated_at (or a later time: see create_version), and VersionRegistered. It
+  // becomes the latest version of its model. Returns the visible version.
   // Throws FailedPreconditionError if `owner` holds no such reservation (e.g. recovery took it
-  // over).
+  // over) or the model is being deleted.
   ModelVersion publish_version(std::string_view model_name, std::string_view version,
-                               std::string_view owner, const ArtifactInfo& artifact, Timestamp now);
+                               std::string_view owner, const ArtifactInfo& artifact, Timestamp now,
+                               const Audit& audit = {});
 
-  // Drops a reservation held by `owner` (registering or deleting); a model left without any
-  // version, visible or reserved, is removed with it. Returns false if `owner` holds none for
-  // that key.
+  // Drops a reservation held by `owner`. For a deletion this finishes it: the version's aliases
+  // go (AliasDeleted each) and VersionDeleted is recorded, unless the whole model is being
+  // deleted (delete_model recorded that). A model that never had a visible version, or is being
+  // deleted, is removed with its last reservation. Returns false if `owner` holds none for that
+  // key.
   bool release_version(std::string_view model_name, std::string_view version,
-                       std::string_view owner);
+                       std::string_view owner, const Audit& audit = {});
 
   // Hides a visible version and reserves its key for `owner` as Deleting, so that its artifact
   // can be removed before release_version frees the key. Returns the version as it was, or
@@ -80,9 +123,20 @@ class MetadataStore {
                                            std::string_view owner);
 
   // Undoes begin_delete: the version is visible again as it was, except that a Production
-  // version comes back Archived if another version was promoted meanwhile. Returns false if
-  // `owner` holds no Deleting reservation for that key.
-  bool cancel_delete(std::string_view model_name, std::string_view version, std::string_view owner);
+  // version comes back Archived (recording that StageChanged) if another version was promoted
+  // meanwhile. Returns false if `owner` holds no Deleting reservation for that key (a deletion
+  // of the whole model cannot be cancelled).
+  bool cancel_delete(std::string_view model_name, std::string_view version, std::string_view owner,
+                     const Audit& audit = {});
+
+  // Hides the model and every visible version of it, reserving each for `owner` as Deleting,
+  // drops its aliases and records ModelDeleted: one step, after which release_version of each
+  // returned version (or recovery, if `owner` dies) finishes the deletion. Registrations of the
+  // model still in flight then fail to publish. Returns the versions as they were, or nullopt if
+  // no visible model has that name.
+  std::optional<std::vector<ModelVersion>> begin_delete_model(std::string_view model_name,
+                                                              std::string_view owner, Timestamp now,
+                                                              const Audit& audit = {});
 
   // Every reservation, oldest first (for crash recovery).
   std::vector<PendingVersion> list_pending() const;
@@ -95,13 +149,59 @@ class MetadataStore {
   // set-stage-exclusive: sets the stage of a visible version and its updated_at to `now`. When
   // `stage` is Production, the model's previous Production version (if another) becomes Archived
   // in the same atomic step. If `expected` is set and the version's current stage differs,
-  // throws FailedPreconditionError and changes nothing. Returns the updated version, or nullopt
-  // if no visible version has that key.
+  // throws FailedPreconditionError and changes nothing. Records StageChanged for each version
+  // whose stage changed (the archived one first). Returns the updated version, or nullopt if no
+  // visible version has that key.
   std::optional<ModelVersion> set_stage(std::string_view model_name, std::string_view version,
                                         ModelStage stage, std::optional<ModelStage> expected,
-                                        Timestamp now);
+                                        Timestamp now, const Audit& audit = {});
 
-  // Lookups of visible state; nullopt / empty when absent.
+  // --- aliases, tags, descriptions -------------------------------------------------------
+
+  // Points `alias` of the model at `version`, creating or moving it (AliasSet; nothing is
+  // recorded if it already pointed there). With `expected_version` set, only if the alias
+  // currently names that version, or, when it is "", does not exist (compare-and-swap):
+  // otherwise FailedPreconditionError and nothing changes. Returns the version it now names.
+  // Throws NotFoundError if no visible version has that key, InvalidArgumentError for a bad or
+  // reserved alias.
+  ModelVersion set_alias(std::string_view model_name, std::string_view alias,
+                         std::string_view version,
+                         const std::optional<std::string>& expected_version, Timestamp now,
+                         const Audit& audit = {});
+  // Removes the alias (AliasDeleted). Returns false if the model has no such alias.
+  bool delete_alias(std::string_view model_name, std::string_view alias, Timestamp now,
+                    const Audit& audit = {});
+  // The visible version the alias names; nullopt if none.
+  std::optional<ModelVersion> get_version_by_alias(std::string_view model_name,
+                                                   std::string_view alias) const;
+
+  // Sets (creates or updates) a tag of a visible model (ModelTagSet unless unchanged). Throws
+  // NotFoundError if there is no such model.
+  void set_model_tag(std::string_view model_name, std::string_view key, std::string_view value,
+                     Timestamp now, const Audit& audit = {});
+  // Removes a model tag (ModelTagDeleted). Returns false if it had no such tag; throws
+  // NotFoundError if there is no such model.
+  bool delete_model_tag(std::string_view model_name, std::string_view key, Timestamp now,
+                        const Audit& audit = {});
+  // Sets the model's description (ModelDescriptionSet unless unchanged). Throws NotFoundError.
+  void set_model_description(std::string_view model_name, std::string_view description,
+                             Timestamp now, const Audit& audit = {});
+
+  // As the model's, on a visible version; a change also sets the version's updated_at to
+  // `now`. Return the updated version; throw NotFoundError if no visible version has that key.
+  ModelVersion set_version_tag(std::string_view model_name, std::string_view version,
+                               std::string_view key, std::string_view value, Timestamp now,
+                               const Audit& audit = {});
+  // Returns nullopt if the version had no such tag (nothing changes then).
+  std::optional<ModelVersion> delete_version_tag(std::string_view model_name,
+                                                 std::string_view version, std::string_view key,
+                                                 Timestamp now, const Audit& audit = {});
+  ModelVersion set_version_description(std::string_view model_name, std::string_view version,
+                                       std::string_view description, Timestamp now,
+                                       const Audit& audit = {});
+
+  // --- lookups of visible state; nullopt / empty when absent -----------------------------
+
   std::optional<ModelVersion> get_version(std::string_view model_name,
                                           std::string_view version) const;
   // The most recently published version (greatest registration order).
@@ -110,37 +210,88 @@ class MetadataStore {
   // Visible versions in registration order, optionally only those in `stage`.
   std::vector<ModelVersion> list_versions(std::string_view model_name,
                                           std::optional<ModelStage> stage = std::nullopt) const;
-  // The model with all its visible versions; nullopt unless it has at least one visible version.
+  // The visible model with all its visible versions (possibly none).
   std::optional<RegisteredModel> get_model(std::string_view model_name) const;
-  // Names of every model with at least one visible version, sorted.
+  // Names of every visible model, sorted.
   std::vector<std::string> list_models() const;
 
-  // Where the writers of a catalog that other processes can open hold their liveness locks, so
-  // that crash recovery tells a dead writer's reservations from a live one's. Every registry on
-  // the catalog, whatever built it, uses this directory. nullopt (the default) for a catalog
-  // that lives inside one process.
-  std::optional<std::filesystem::path> owner_lock_directory() const;
+  // One page of the visible versions matching `query`, in its order. Throws
+  // InvalidArgumentError for a malformed query or a page token of another query.
+  VersionPage search_versions(const VersionQuery& query) const;
+  // One page of the visible models matching `query`. Throws as search_versions.
+  ModelPage search_models(const ModelQuery& query) const;
+
+  // --- history ---------------------------------------------------------------------------
+
+  // The events selected by `query`, in sequence order.
+  std::vector<ModelEvent> events(const EventQuery& query) const;
+  // The sequence number of the newest event (0 if there is none). Cheap: watchers poll it.
+  std::int64_t latest_event_sequence() const;
+
+  // --- writer liveness -------------------------------------------------------------------
+
+  // Registers a new writer with the catalog (see WriterLease). The default, for a catalog that
+  // lives inside one process, names it with a random owner that is never judged dead. Throws
+  // StorageError.
+  std::unique_ptr<WriterLease> acquire_writer_lease();
+  // False only if the writer named `owner` is certainly gone (so recovery may settle its
+  // reservations); a live lease, in any process or machine that uses the catalog, is alive.
+  bool is_writer_alive(std::string_view owner) const;
+
+  // Checks `audit`'s limits (see Audit). Throws InvalidArgumentError.
+  static void validate_audit(const Audit& audit);
 
  private:
-  virtual std::optional<std::filesystem::path> owner_lock_directory_impl() const;
-  virtual ModelVersion create_version_impl(const ModelVersion& version, std::string_view owner) = 0;
+  virtual std::unique_ptr<WriterLease> acquire_writer_lease_impl();
+  virtual bool is_writer_alive_impl(std::string_view owner) const;
+
+  virtual ModelVersion create_version_impl(const ModelVersion& version, std::string_view owner,
+                                           const Audit& audit) = 0;
   virtual ModelVersion publish_version_impl(std::string_view model_name, std::string_view version,
                                             std::string_view owner, const ArtifactInfo& artifact,
-                                            Timestamp now) = 0;
+                                            Timestamp now, const Audit& audit) = 0;
   virtual bool release_version_impl(std::string_view model_name, std::string_view version,
-                                    std::string_view owner) = 0;
+                                    std::string_view owner, const Audit& audit) = 0;
   virtual std::optional<ModelVersion> begin_delete_impl(std::string_view model_name,
                                                         std::string_view version,
                                                         std::string_view owner) = 0;
   virtual bool cancel_delete_impl(std::string_view model_name, std::string_view version,
-                                  std::string_view owner) = 0;
+                                  std::string_view owner, const Audit& audit) = 0;
+  virtual std::optional<std::vector<ModelVersion>> begin_delete_model_impl(
+      std::string_view model_name, std::string_view owner, Timestamp now, const Audit& audit) = 0;
   virtual std::vector<PendingVersion> list_pending_impl() const = 0;
   virtual bool claim_pending_impl(std::string_view model_name, std::string_view version,
                                   std::string_view expected_owner, std::string_view new_owner) = 0;
   virtual std::optional<ModelVersion> set_stage_impl(std::string_view model_name,
                                                      std::string_view version, ModelStage stage,
                                                      std::optional<ModelStage> expected,
-                                                     Timestamp now) = 0;
+                                                     Timestamp now, const Audit& audit) = 0;
+
+  virtual ModelVersion set_alias_impl(std::string_view model_name, std::string_view alias,
+                                      std::string_view version,
+                                      const std::optional<std::string>& expected_version,
+                                      Timestamp now, const Audit& audit) = 0;
+  virtual bool delete_alias_impl(std::string_view model_name, std::string_view alias, Timestamp now,
+                                 const Audit& audit) = 0;
+  virtual std::optional<ModelVersion> get_version_by_alias_impl(std::string_view model_name,
+                                                                std::string_view alias) const = 0;
+  // Tags and descriptions of models: `value` nullopt deletes the tag. Returns whether the tag
+  // existed (for a set: always true).
+  virtual bool set_model_tag_impl(std::string_view model_name, std::string_view key,
+                                  const std::optional<std::string_view>& value, Timestamp now,
+                                  const Audit& audit) = 0;
+  virtual void set_model_description_impl(std::string_view model_name, std::string_view description,
+                                          Timestamp now, const Audit& audit) = 0;
+  // As above for versions; returns the version afterwards, nullopt when deleting a tag it did
+  // not have.
+  virtual std::optional<ModelVersion> set_version_tag_impl(
+      std::string_view model_name, std::string_view version, std::string_view key,
+      const std::optional<std::string_view>& value, Timestamp now, const Audit& audit) = 0;
+  virtual ModelVersion set_version_description_impl(std::string_view model_name,
+                                                    std::string_view version,
+                                                    std::string_view description, Timestamp now,
+                                                    const Audit& audit) = 0;
+
   virtual std::optional<ModelVersion> get_version_impl(std::string_view model_name,
                                                        std::string_view version) const = 0;
   virtual std::optional<ModelVersion> latest_version_impl(std::string_view model_name) const = 0;
@@ -150,6 +301,10 @@ class MetadataStore {
                                                        std::optional<ModelStage> stage) const = 0;
   virtual std::optional<RegisteredModel> get_model_impl(std::string_view model_name) const = 0;
   virtual std::vector<std::string> list_models_impl() const = 0;
+  virtual VersionPage search_versions_impl(const VersionQuery& query) const = 0;
+  virtual ModelPage search_models_impl(const ModelQuery& query) const = 0;
+  virtual std::vector<ModelEvent> events_impl(const EventQuery& query) const = 0;
+  virtual std::int64_t latest_event_sequence_impl() const = 0;
 };
 
 }  // namespace modelreg

@@ -3,9 +3,7 @@
 #include <cstddef>
 #include <filesystem>
 #include <iosfwd>
-#include <map>
 #include <memory>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,48 +11,17 @@
 
 #include "modelreg/bytes.hpp"
 #include "modelreg/metadata_store.hpp"
-#include "modelreg/model_framework.hpp"
-#include "modelreg/model_metrics.hpp"
+#include "modelreg/model_event.hpp"
 #include "modelreg/model_stage.hpp"
 #include "modelreg/model_store.hpp"
+#include "modelreg/model_uri.hpp"
 #include "modelreg/model_version.hpp"
 #include "modelreg/registered_model.hpp"
-#include "modelreg/sqlite_metadata_store.hpp"
+#include "modelreg/registry_options.hpp"
+#include "modelreg/search.hpp"
+#include "modelreg/watch.hpp"
 
 namespace modelreg {
-
-// What register_version records besides the name and version (the seed's keyword arguments).
-struct RegisterOptions {
-  ModelFramework framework = ModelFramework::Custom;     // default Custom, as in the seed
-  ModelMetrics metrics;                                  // default: no metrics
-  nlohmann::json parameters = nlohmann::json::object();  // must be a JSON object (null = {})
-  std::string description;                               // default empty
-  std::map<std::string, std::string> tags;               // default none
-  // The artifact, from at most one of these sources (default: none). Files and streams are
-  // copied in bounded memory; the stream is read to its end and must outlive the call.
-  std::optional<Bytes> artifact;
-  std::optional<std::filesystem::path> artifact_file;
-  std::istream* artifact_stream = nullptr;
-};
-
-// Options of ModelRegistry::open.
-struct OpenOptions {
-  // Default Full: every committed change survives a power loss. See Durability.
-  Durability durability = Durability::Full;
-  // Default true: on open, finish or undo the registrations and deletions of writers that died
-  // midway (see ModelRegistry::recover).
-  bool recover = true;
-  // Decoded versions kept for list_versions; see SqliteOptions::list_cache_versions.
-  std::size_t list_cache_versions = 20'000;
-};
-
-// What ModelRegistry::recover found and cleaned.
-struct RecoveryReport {
-  // Reserved versions of dead writers (or left behind by this registry's failed calls), removed.
-  std::size_t registrations_rolled_back = 0;
-  // Deletions of dead writers (or left unfinished by this registry's failed calls), finished.
-  std::size_t deletions_completed = 0;
-};
 
 // The model registry: the façade over a ModelStore (artifact bytes) and a MetadataStore (the
 // catalog), with the seed's API.
@@ -68,6 +35,9 @@ struct RecoveryReport {
 // - Every mutation is serialised by a mutex in-process and by the catalog's transactions across
 //   processes. Artifact I/O happens outside the mutex.
 // - Every artifact's size and SHA-256 are recorded and checked on every load.
+// - Every change of visible state (registration, deletion, stage, alias, tag, description) is
+//   recorded in the catalog's append-only history in the same atomic step, with the Audit's
+//   actor (or the registry's default actor) and reason.
 // - Every error is logged through the "modelreg" logger once, then rethrown unchanged.
 //
 // Names and versions are checked with validate_model_name / validate_version: a bad one throws
@@ -80,11 +50,10 @@ class ModelRegistry {
   // The seed's ModelRegistry(store): artifacts in `store`, catalog in memory. Throws
   // InvalidArgumentError if `store` is null.
   explicit ModelRegistry(std::shared_ptr<ModelStore> store);
-  // Any pair of stores. Throws InvalidArgumentError if either is null. On a catalog that other
-  // processes can open (SqliteMetadataStore), the registry holds a lock file in the catalog's
-  // owner_lock_directory() for its lifetime, as ModelRegistry::open's do, so that recovery by
-  // any of them never takes a live registry's work for a dead writer's; StorageError if it
-  // cannot.
+  // Any pair of stores. Throws InvalidArgumentError if either is null. The registry holds a
+  // writer lease of the catalog (MetadataStore::acquire_writer_lease) for its lifetime, as
+  // ModelRegistry::open's do, so that recovery by any client of the catalog never takes a live
+  // registry's work for a dead writer's; StorageError if it cannot.
   ModelRegistry(std::shared_ptr<ModelStore> store, std::shared_ptr<MetadataStore> metadata);
 
   // The durable embedded registry in `dir` (created if needed): SQLite catalog at
@@ -106,7 +75,7 @@ class ModelRegistry {
   // artifact source), AlreadyExistsError (the version exists), NotFoundError (artifact_file
   // missing), StorageError (I/O). On any error nothing is left behind.
   ModelVersion register_version(std::string_view name, std::string_view version,
-                                const RegisterOptions& options);
+                                const RegisterOptions& options, const Audit& audit = {});
   // As above with default options: no artifact, framework Custom, no metrics.
   ModelVersion register_version(std::string_view name, std::string_view version);
 
@@ -125,9 +94,10 @@ class ModelRegistry {
   // version, or nullopt if no such version exists (as the seed returns None).
   std::optional<ModelVersion> transition_stage(
       std::string_view name, std::string_view version, ModelStage stage,
-      std::optional<ModelStage> expected_stage = std::nullopt);
+      std::optional<ModelStage> expected_stage = std::nullopt, const Audit& audit = {});
 
-  // Names of all models, sorted.
+  // Names of all models, sorted. A model stays listed (with its description, tags and
+  // history) when its last version is deleted, until delete_model.
   std::vector<std::string> list_models() const;
   // Versions of `name` in registration order, optionally only those in `stage`; empty if the
   // model does not exist.
@@ -139,8 +109,17 @@ class ModelRegistry {
   // the artifact went but a later step failed (syncing its directory), the deletion is finished
   // and the error thrown. Should the catalog fail too in either case, the version stays hidden
   // and recover() finishes its deletion; the caller gets the first error. An artifact that is
-  // already missing is logged as a warning and the version is deleted.
-  bool delete_version(std::string_view name, std::string_view version);
+  // already missing is logged as a warning and the version is deleted. Its aliases go with it.
+  bool delete_version(std::string_view name, std::string_view version, const Audit& audit = {});
+
+  // Deletes the model: every version and artifact, its aliases and tags, as one recorded
+  // operation (ModelDeleted). The model disappears from every lookup at once; the artifacts are
+  // then removed. Should that fail midway (an I/O error, a crash), the rest stays hidden and
+  // recover() finishes it; the caller gets the first error. Returns false if no such model.
+  // Registrations of the model running meanwhile fail with FailedPreconditionError; a new
+  // registration under the name waits until the deletion finished (FailedPreconditionError
+  // until then).
+  bool delete_model(std::string_view name, const Audit& audit = {});
 
   // The artifact of a version, checked against its recorded size and SHA-256; nullopt if the
   // version does not exist or has no artifact (as the seed returns None). Throws DataLossError
@@ -155,6 +134,110 @@ class ModelRegistry {
   // bytes) in bounded memory. Returns false where the overload above returns nullopt.
   bool load_artifact(std::string_view name, std::string_view version,
                      const std::filesystem::path& destination) const;
+
+  // --- aliases, tags, descriptions -------------------------------------------------------
+
+  // Points `alias` of model `name` at `version`, creating or moving it; an alias names one
+  // version, a version may have many. With `expected_version` set, a compare-and-swap: the
+  // alias moves only if it currently names that version (or, when it is "", does not exist
+  // yet); otherwise FailedPreconditionError and nothing changes. Returns the version it names
+  // now. Throws InvalidArgumentError for a bad or reserved alias (validate_alias), NotFoundError
+  // if the version does not exist.
+  ModelVersion set_alias(std::string_view name, std::string_view alias, std::string_view version,
+                         const std::optional<std::string>& expected_version = std::nullopt,
+                         const Audit& audit = {});
+  // Removes an alias. Returns false if the model has no such alias.
+  bool delete_alias(std::string_view name, std::string_view alias, const Audit& audit = {});
+  // The version `alias` names; nullopt if there is no such alias (or model).
+  std::optional<ModelVersion> get_version_by_alias(std::string_view name,
+                                                   std::string_view alias) const;
+
+  // Sets a tag of a model (creates or updates it). Throws NotFoundError if there is no such
+  // model, InvalidArgumentError for a bad key or value (validate_tag).
+  void set_model_tag(std::string_view name, std::string_view key, std::string_view value,
+                     const Audit& audit = {});
+  // Removes a model tag. Returns false if the model had no such tag; NotFoundError if no model.
+  bool delete_model_tag(std::string_view name, std::string_view key, const Audit& audit = {});
+  // Sets a model's description (validate_description). Throws NotFoundError if no such model.
+  void set_model_description(std::string_view name, std::string_view description,
+                             const Audit& audit = {});
+  // Sets a tag of a version; returns the updated version. Throws NotFoundError if the version
+  // does not exist, InvalidArgumentError for a bad key or value.
+  ModelVersion set_version_tag(std::string_view name, std::string_view version,
+                               std::string_view key, std::string_view value,
+                               const Audit& audit = {});
+  // Removes a version tag. Returns false if the version had no such tag; NotFoundError if the
+  // version does not exist.
+  bool delete_version_tag(std::string_view name, std::string_view version, std::string_view key,
+                          const Audit& audit = {});
+  // Sets a version's description; returns the updated version. NotFoundError as above.
+  ModelVersion set_version_description(std::string_view name, std::string_view version,
+                                       std::string_view description, const Audit& audit = {});
+
+  // --- search --------------------------------------------------------------------------
+
+  // One page of the versions matching `query` (see VersionQuery). Throws InvalidArgumentError
+  // for a malformed query or a page token of another query.
+  VersionPage search_versions(const VersionQuery& query) const;
+  // As above with a filter string in MLflow's grammar (parse_version_filter) and an order
+  // clause (parse_version_order), e.g. search_versions("name = 'fraud' AND metrics.auc_roc >
+  // 0.9", "metrics.auc_roc DESC"). Throws FilterParseError for a malformed filter or order.
+  VersionPage search_versions(std::string_view filter, std::string_view order_by = {},
+                              std::size_t max_results = 100,
+                              std::string_view page_token = {}) const;
+  // One page of the models matching `query` (ModelQuery), or a filter string over name and
+  // tags (parse_model_filter) and an order clause (parse_model_order).
+  ModelPage search_models(const ModelQuery& query) const;
+  ModelPage search_models(std::string_view filter, std::string_view order_by = {},
+                          std::size_t max_results = 100, std::string_view page_token = {}) const;
+  // The version of `name` with the greatest (Maximize) or smallest (Minimize) value of
+  // `metric`, optionally only among the versions in `stage`; the earliest registered among
+  // equals. Versions without the metric (or NaN) are never chosen. nullopt if none has it.
+  std::optional<ModelVersion> best_version(std::string_view name, std::string_view metric,
+                                           std::optional<ModelStage> stage = std::nullopt,
+                                           MetricGoal goal = MetricGoal::Maximize) const;
+
+  // --- history and watch ---------------------------------------------------------------
+
+  // Every event of model `name` (of its deleted versions and earlier incarnations of the name
+  // too), oldest first.
+  std::vector<ModelEvent> history(std::string_view name) const;
+  // The events of one version of `name` (also after it was deleted), oldest first.
+  std::vector<ModelEvent> history(std::string_view name, std::string_view version) const;
+  // The change feed: up to `limit` events (1..kMaxSearchResults) of every model with a
+  // sequence greater than `sequence`, oldest first. Start from 0, continue from the last
+  // sequence returned.
+  std::vector<ModelEvent> events_after(std::int64_t sequence, std::size_t limit = 1000) const;
+  // The sequence of the newest event (0 if none).
+  std::int64_t latest_event_sequence() const;
+
+  // Calls `callback` on a background thread with the new events of model `name` whenever its
+  // Production version or one of its aliases changes (or with every event: WatchOptions), made
+  // by this process or any other writing the same catalog, until the returned Subscription is
+  // cancelled or destroyed. Events are those after the newest at the time of the call. The
+  // model need not exist yet. Throws InvalidArgumentError for a bad name or options.
+  Subscription watch(std::string_view name, WatchCallback callback,
+                     const WatchOptions& options = {}) const;
+
+  // --- model URIs ----------------------------------------------------------------------
+
+  // The version a model URI names (see ModelUri): models:/name/3, models:/name@alias,
+  // models:/name/Production, models:/name/latest; nullopt if nothing matches. Throws
+  // InvalidArgumentError for a malformed URI.
+  std::optional<ModelVersion> resolve(std::string_view uri) const;
+  std::optional<ModelVersion> resolve(const ModelUri& uri) const;
+  // load_artifact for the version a URI names; nullopt / false if it names none.
+  std::optional<Bytes> load_artifact(std::string_view uri) const;
+  std::optional<Bytes> load_artifact(const ModelUri& uri) const;
+  bool load_artifact(const ModelUri& uri, std::ostream& out) const;
+  bool load_artifact(const ModelUri& uri, const std::filesystem::path& destination) const;
+
+  // --- the registry ----------------------------------------------------------------------
+
+  // The actor recorded for changes made without an Audit::actor. Default: OpenOptions::actor,
+  // or "user@host" of the process. Throws InvalidArgumentError for an invalid actor (see Audit).
+  void set_default_actor(std::string actor);
+  std::string default_actor() const;
 
   // Finishes or undoes the registrations and deletions of writers that died midway (their
   // reservations in the catalog), and removes their partial artifact files. Work of live

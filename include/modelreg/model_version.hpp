@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "modelreg/model_framework.hpp"
 #include "modelreg/model_metrics.hpp"
@@ -29,6 +30,8 @@ struct ModelVersion {
   nlohmann::json parameters = nlohmann::json::object();  // training parameters, a JSON object
   std::map<std::string, std::string> tags;
   std::string description;
+  // The model's aliases that name this version, sorted (set with ModelRegistry::set_alias).
+  std::vector<std::string> aliases;
   Timestamp created_at{};
   Timestamp updated_at{};
 

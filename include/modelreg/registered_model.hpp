@@ -16,7 +16,8 @@ struct RegisteredModel {
   std::string name;
   std::string description;
   std::map<std::string, std::string> tags;
-  std::vector<ModelVersion> versions;  // oldest registration first
+  std::map<std::string, std::string> aliases;  // alias -> the version it names
+  std::vector<ModelVersion> versions;          // oldest registration first
   Timestamp created_at{};
 
   // The most recently registered version: the greatest created_at, ties broken by position in
@@ -28,6 +29,9 @@ struct RegisteredModel {
 
   // The version whose string equals `version`, if any.
   std::optional<ModelVersion> get_version(const std::string& version) const;
+
+  // The version the alias names, if any.
+  std::optional<ModelVersion> get_version_by_alias(const std::string& alias) const;
 
   friend bool operator==(const RegisteredModel& a, const RegisteredModel& b);
   friend bool operator!=(const RegisteredModel& a, const RegisteredModel& b) { return !(a == b); }

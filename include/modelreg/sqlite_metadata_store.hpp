@@ -5,19 +5,10 @@
 #include <filesystem>
 #include <memory>
 
+#include "modelreg/durability.hpp"
 #include "modelreg/metadata_store.hpp"
 
 namespace modelreg {
-
-// How much a committed change survives.
-enum class Durability {
-  // Every commit is fsync'd before it returns: a committed change survives a power loss.
-  Full,
-  // Commits are not fsync'd (SQLite WAL with synchronous=NORMAL): a committed change survives a
-  // crash of the process, the last commits may be lost on a power loss, the database is never
-  // corrupted. Artifacts are always fsync'd before their version becomes visible.
-  Relaxed,
-};
 
 // Options of SqliteMetadataStore.
 struct SqliteOptions {
@@ -41,8 +32,9 @@ struct SqliteOptions {
 // DataLossError naming the file, and in both cases the file is left untouched. Thread-safe.
 class SqliteMetadataStore final : public MetadataStore {
  public:
-  // The schema version this build writes.
-  static constexpr int kSchemaVersion = 2;
+  // The schema version this build writes. Files of an older schema are upgraded in place when
+  // opened, in one transaction; a newer one is refused.
+  static constexpr int kSchemaVersion = 3;
 
   // Opens or creates the database at `path` (its directory must exist). Throws as described above,
   // or StorageError if the file cannot be opened.
@@ -56,26 +48,57 @@ class SqliteMetadataStore final : public MetadataStore {
   // working directory does not change which file it uses).
   const std::filesystem::path& path() const;
 
+  // Where the writers of this catalog hold their liveness locks: `locks` beside the database
+  // file (dir/locks for ModelRegistry::open(dir)). A writer lease is a file there that its
+  // process keeps flock'ed; the kernel releases the lock when the process dies.
+  const std::filesystem::path& lock_directory() const;
+
  private:
-  // `locks` beside the database file (dir/locks for ModelRegistry::open(dir)).
-  std::optional<std::filesystem::path> owner_lock_directory_impl() const override;
-  ModelVersion create_version_impl(const ModelVersion& version, std::string_view owner) override;
+  std::unique_ptr<WriterLease> acquire_writer_lease_impl() override;
+  bool is_writer_alive_impl(std::string_view owner) const override;
+
+  ModelVersion create_version_impl(const ModelVersion& version, std::string_view owner,
+                                   const Audit& audit) override;
   ModelVersion publish_version_impl(std::string_view model_name, std::string_view version,
                                     std::string_view owner, const ArtifactInfo& artifact,
-                                    Timestamp now) override;
+                                    Timestamp now, const Audit& audit) override;
   bool release_version_impl(std::string_view model_name, std::string_view version,
-                            std::string_view owner) override;
+                            std::string_view owner, const Audit& audit) override;
   std::optional<ModelVersion> begin_delete_impl(std::string_view model_name,
                                                 std::string_view version,
                                                 std::string_view owner) override;
   bool cancel_delete_impl(std::string_view model_name, std::string_view version,
-                          std::string_view owner) override;
+                          std::string_view owner, const Audit& audit) override;
+  std::optional<std::vector<ModelVersion>> begin_delete_model_impl(std::string_view model_name,
+                                                                   std::string_view owner,
+                                                                   Timestamp now,
+                                                                   const Audit& audit) override;
   std::vector<PendingVersion> list_pending_impl() const override;
   bool claim_pending_impl(std::string_view model_name, std::string_view version,
                           std::string_view expected_owner, std::string_view new_owner) override;
   std::optional<ModelVersion> set_stage_impl(std::string_view model_name, std::string_view version,
                                              ModelStage stage, std::optional<ModelStage> expected,
-                                             Timestamp now) override;
+                                             Timestamp now, const Audit& audit) override;
+  ModelVersion set_alias_impl(std::string_view model_name, std::string_view alias,
+                              std::string_view version,
+                              const std::optional<std::string>& expected_version, Timestamp now,
+                              const Audit& audit) override;
+  bool delete_alias_impl(std::string_view model_name, std::string_view alias, Timestamp now,
+                         const Audit& audit) override;
+  std::optional<ModelVersion> get_version_by_alias_impl(std::string_view model_name,
+                                                        std::string_view alias) const override;
+  bool set_model_tag_impl(std::string_view model_name, std::string_view key,
+                          const std::optional<std::string_view>& value, Timestamp now,
+                          const Audit& audit) override;
+  void set_model_description_impl(std::string_view model_name, std::string_view description,
+                                  Timestamp now, const Audit& audit) override;
+  std::optional<ModelVersion> set_version_tag_impl(std::string_view model_name,
+                                                   std::string_view version, std::string_view key,
+                                                   const std::optional<std::string_view>& value,
+                                                   Timestamp now, const Audit& audit) override;
+  ModelVersion set_version_description_impl(std::string_view model_name, std::string_view version,
+                                            std::string_view description, Timestamp now,
+                                            const Audit& audit) override;
   std::optional<ModelVersion> get_version_impl(std::string_view model_name,
                                                std::string_view version) const override;
   std::optional<ModelVersion> latest_version_impl(std::string_view model_name) const override;
@@ -84,6 +107,10 @@ class SqliteMetadataStore final : public MetadataStore {
                                                std::optional<ModelStage> stage) const override;
   std::optional<RegisteredModel> get_model_impl(std::string_view model_name) const override;
   std::vector<std::string> list_models_impl() const override;
+  VersionPage search_versions_impl(const VersionQuery& query) const override;
+  ModelPage search_models_impl(const ModelQuery& query) const override;
+  std::vector<ModelEvent> events_impl(const EventQuery& query) const override;
+  std::int64_t latest_event_sequence_impl() const override;
 
   class Impl;
   std::unique_ptr<Impl> impl_;

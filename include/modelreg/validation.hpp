@@ -23,4 +23,16 @@ void validate_version(std::string_view version);
 // characters, no NUL). Throws InvalidArgumentError.
 void validate_tag(std::string_view key, std::string_view value);
 
+// Longest accepted alias, in bytes.
+inline constexpr std::size_t kMaxAliasLength = 255;
+
+// Checks an alias (MLflow's rules): 1..kMaxAliasLength characters from [A-Za-z0-9_-]; "latest"
+// (any case) and "v" followed only by digits (any case: "v1", "V12") are reserved, because model
+// URIs and version references use them. Throws InvalidArgumentError naming the problem.
+void validate_alias(std::string_view alias);
+
+// Checks a description of a model or version: valid UTF-8 without NUL, at most 65,536 bytes.
+// Throws InvalidArgumentError.
+void validate_description(std::string_view description);
+
 }  // namespace modelreg

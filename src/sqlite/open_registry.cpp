@@ -21,8 +21,9 @@ ModelRegistry ModelRegistry::open(const std::filesystem::path& dir, const OpenOp
     sqlite.list_cache_versions = options.list_cache_versions;
     auto metadata = std::make_shared<SqliteMetadataStore>(dir / "registry.db", sqlite);
     auto store = std::make_shared<FileModelStore>(dir / "artifacts");
-    // The catalog's lease lives in dir/locks (SqliteMetadataStore::owner_lock_directory).
+    // The catalog's writer leases live in dir/locks (SqliteMetadataStore::lock_directory).
     ModelRegistry registry(std::move(store), std::move(metadata));
+    if (!options.actor.empty()) registry.set_default_actor(options.actor);
     if (options.recover) registry.recover();
     return registry;
   });

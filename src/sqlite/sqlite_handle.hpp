@@ -8,6 +8,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -72,6 +73,8 @@ class Statement {
   void bind(int index, std::int64_t value) {
     check_bind(sqlite3_bind_int64(stmt_, index, static_cast<sqlite3_int64>(value)));
   }
+  void bind(int index, int value) { bind(index, static_cast<std::int64_t>(value)); }
+  void bind(int index, double value) { check_bind(sqlite3_bind_double(stmt_, index, value)); }
   void bind(int index, const std::optional<std::string>& text) {
     if (text) {
       bind(index, std::string_view(*text));
@@ -99,6 +102,7 @@ class Statement {
   std::int64_t int64(int column) const {
     return static_cast<std::int64_t>(sqlite3_column_int64(stmt_, column));
   }
+  double real(int column) const { return sqlite3_column_double(stmt_, column); }
   // The column's bytes exactly (embedded NULs included); "" for NULL.
   std::string text(int column) const { return std::string(text_view(column)); }
   // As text(), without a copy: valid until the statement steps, resets or is finalized.
@@ -173,6 +177,7 @@ class Connection {
   ~Connection() {
     // Statements are finalized before their connection closes.
     statements_.clear();
+    dynamic_.clear();
     for (auto& statement : control_) statement.reset();
     sqlite3_close_v2(db_);
   }
@@ -200,6 +205,20 @@ class Connection {
     return StatementUse(*statements_[slot]);
   }
 
+  // A statement prepared from SQL built at run time (searches), cached by its text: a query of
+  // the same shape reuses it. The cache is bounded; statements beyond it are finalized.
+  StatementUse use_dynamic(const std::string& sql) {
+    auto it = dynamic_.find(sql);
+    if (it == dynamic_.end()) {
+      if (dynamic_.size() >= kMaxDynamic) dynamic_.clear();
+      it =
+          dynamic_
+              .emplace(sql, std::make_unique<Statement>(db_, path_, sql, SQLITE_PREPARE_PERSISTENT))
+              .first;
+    }
+    return StatementUse(*it->second);
+  }
+
   // A statement prepared for one use only (schema inspection at open).
   std::unique_ptr<Statement> prepare_once(std::string_view sql) {
     return std::make_unique<Statement>(db_, path_, sql, 0);
@@ -225,8 +244,11 @@ class Connection {
  private:
   std::string path_;
   sqlite3* db_ = nullptr;
+  static constexpr std::size_t kMaxDynamic = 64;
+
   std::unique_ptr<Statement> control_[3];
   std::vector<std::unique_ptr<Statement>> statements_;
+  std::map<std::string, std::unique_ptr<Statement>, std::less<>> dynamic_;
 };
 
 // One transaction; rolls back in its destructor unless committed. Write transactions use

@@ -1,0 +1,104 @@
+#include "sqlite/sqlite_database.hpp"
+
+#include "search_query.hpp"
+#include "sqlite/sqlite_schema.hpp"
+
+namespace modelreg::detail {
+namespace {
+
+// modelreg_like(pattern, text, ignore_case): the LIKE / ILIKE of searches, with the meaning of
+// detail::like_match (SQLite's own LIKE ignores ASCII case and has no escape by default).
+void like_function(sqlite3_context* context, int /*argc*/, sqlite3_value** argv) {
+  if (sqlite3_value_type(argv[0]) == SQLITE_NULL || sqlite3_value_type(argv[1]) == SQLITE_NULL) {
+    sqlite3_result_null(context);
+    return;
+  }
+  const auto* pattern = reinterpret_cast<const char*>(sqlite3_value_text(argv[0]));
+  const int pattern_size = sqlite3_value_bytes(argv[0]);
+  const auto* text = reinterpret_cast<const char*>(sqlite3_value_text(argv[1]));
+  const int text_size = sqlite3_value_bytes(argv[1]);
+  const bool ignore_case = sqlite3_value_int(argv[2]) != 0;
+  sqlite3_result_int(
+      context, like_match(std::string_view(pattern, static_cast<std::size_t>(pattern_size)),
+                          std::string_view(text, static_cast<std::size_t>(text_size)), ignore_case)
+                   ? 1
+                   : 0);
+}
+
+}  // namespace
+
+void SqliteDatabase::configure(Connection& connection) const {
+  sqlite3_busy_timeout(connection.handle(), static_cast<int>(options_.busy_timeout.count()));
+  connection.exec("PRAGMA foreign_keys = ON");
+  connection.exec(options_.durability == Durability::Full ? "PRAGMA synchronous = FULL"
+                                                          : "PRAGMA synchronous = NORMAL");
+  const int rc = sqlite3_create_function_v2(connection.handle(), "modelreg_like", 3,
+                                            SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS,
+                                            nullptr, &like_function, nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) {
+    throw_sqlite_error(connection.handle(), rc, path_string_, "cannot register modelreg_like");
+  }
+}
+
+void SqliteDatabase::open_schema() {
+  const int found = with_retry("open", [&]() {
+    Transaction transaction(*writer_, Transaction::Kind::Read);
+    const int version = schema_version_of(read_schema_facts(*writer_), path_string_);
+    transaction.commit();
+    return version;
+  });
+
+  with_retry("open", [&]() {
+    auto statement = writer_->prepare_once("PRAGMA journal_mode = WAL");
+    const std::string mode = statement->step() ? statement->text(0) : std::string();
+    statement->reset();
+    if (mode != "wal") {
+      // e.g. a file system without shared memory support; correct, but readers then wait for
+      // writers.
+      logger()->warn("SQLite database '{}' could not switch to WAL (journal mode '{}')",
+                     path_string_, mode);
+    }
+  });
+
+  if (found == SqliteMetadataStore::kSchemaVersion) return;
+  with_retry(found == 0 ? "create schema" : "upgrade schema", [&]() {
+    std::lock_guard<std::mutex> lock(write_mutex_);
+    Transaction transaction(*writer_, Transaction::Kind::Write);
+    // Another process may have created or upgraded the schema, or written something else,
+    // since we looked.
+    const int from = schema_version_of(read_schema_facts(*writer_), path_string_);
+    migrate_schema(*writer_, from);
+    transaction.commit();
+    if (from == 0) {
+      logger()->debug("created modelreg schema version {} in '{}'",
+                      SqliteMetadataStore::kSchemaVersion, path_string_);
+    } else if (from < SqliteMetadataStore::kSchemaVersion) {
+      logger()->info("upgraded SQLite database '{}' from modelreg schema version {} to {}",
+                     path_string_, from, SqliteMetadataStore::kSchemaVersion);
+    }
+  });
+}
+
+std::int64_t SqliteDatabase::latest_event_sequence() const {
+  return with_retry("latest_event_sequence", [&]() {
+    std::lock_guard<std::mutex> lock(probe_mutex_);
+    if (!probe_) probe_ = open_reader();
+    std::int64_t data_version = 0;
+    {
+      auto row = use(*probe_, kDataVersion);
+      if (!row->step()) {
+        throw StorageError(
+            fmt::format("SQLite database '{}': PRAGMA data_version returned no row", path_string_));
+      }
+      data_version = row->int64(0);
+    }
+    if (probe_data_version_ != data_version) {
+      auto row = use(*probe_, kLatestEvent);
+      probe_latest_event_ = row->step() ? row->int64(0) : 0;
+      probe_data_version_ = data_version;
+    }
+    return probe_latest_event_;
+  });
+}
+
+}  // namespace modelreg::detail
