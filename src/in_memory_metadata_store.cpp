@@ -103,12 +103,7 @@ RegisteredModel InMemoryMetadataStore::State::snapshot(const Model& model) const
   for (const auto& [seq, version] : model.visible_by_seq) {
     result.versions.push_back(model.rows.find(version)->second.version);
   }
-  for (const auto& [alias, version] : model.aliases) {
-    auto row = model.rows.find(version);
-    if (row != model.rows.end() && row->second.state == RowState::Visible) {
-      result.aliases.emplace(alias, version);
-    }
-  }
+  result.aliases.insert(model.aliases.begin(), model.aliases.end());
   return result;
 }
 
@@ -136,30 +131,9 @@ void make_visible(State& state, Model& model, Row& row, const Audit& audit) {
   row.reg = state.record(std::move(event));
 }
 
-// Removes the row `it` of `model` (and the model, if that was its last row and it is not to
-// stay), recording the end of a deletion unless the whole model is being deleted.
-void erase_row(State& state, Model& model, std::map<std::string, Row, std::less<>>::iterator it,
-               const Audit& audit) {
-  const std::string version = it->first;
-  Row& row = it->second;
-  if (row.state == RowState::Deleting && model.state != ModelState::Deleting) {
-    const Timestamp now = clock_now();
-    for (auto alias = model.aliases.begin(); alias != model.aliases.end();) {
-      if (alias->second != version) {
-        ++alias;
-        continue;
-      }
-      ModelEvent event = make_event(EventType::AliasDeleted, model.info.name, version, now, audit);
-      event.key = alias->first;
-      event.old_value = version;
-      state.record(std::move(event));
-      alias = model.aliases.erase(alias);
-    }
-    ModelEvent event = make_event(EventType::VersionDeleted, model.info.name, version, now, audit);
-    event.old_value = std::string(to_string(row.version.stage));
-    state.record(std::move(event));
-  }
-  model.created_by_seq.erase(row.seq);  // nothing for a registration's (seq 0)
+// Removes the row `it` of `model`, and the model if that was its last row and it is not to stay.
+void erase_row(State& state, Model& model, std::map<std::string, Row, std::less<>>::iterator it) {
+  model.created_by_seq.erase(it->second.seq);  // nothing for a registration's (seq 0)
   model.rows.erase(it);
   if (model.rows.empty() && model.state != ModelState::Visible) {
     state.models.erase(state.models.find(model.info.name));
@@ -238,23 +212,39 @@ bool InMemoryMetadataStore::release_version_impl(std::string_view model_name,
       it->second.owner != owner) {
     return false;
   }
-  erase_row(*state_, *model, it, audit);
+  (void)audit;  // a deletion was recorded by begin_delete, a registration was never visible
+  erase_row(*state_, *model, it);
   return true;
 }
 
 std::optional<ModelVersion> InMemoryMetadataStore::begin_delete_impl(std::string_view model_name,
                                                                      std::string_view version,
-                                                                     std::string_view owner) {
+                                                                     std::string_view owner,
+                                                                     const Audit& audit) {
   std::unique_lock lock(mutex_);
   Model* model = state_->find_model(model_name);
   Row* row = state_->find_visible(model_name, version);
   if (row == nullptr) return std::nullopt;
+  ModelVersion as_it_was = row->version;
+  const Timestamp now = clock_now();
+  // What every lookup sees from now on is a deleted version: record it so.
+  for (const auto& alias : as_it_was.aliases) {
+    model->aliases.erase(model->aliases.find(alias));
+    ModelEvent event = make_event(EventType::AliasDeleted, model_name, version, now, audit);
+    event.key = alias;
+    event.old_value = std::string(version);
+    state_->record(std::move(event));
+  }
+  row->version.aliases.clear();
+  ModelEvent event = make_event(EventType::VersionDeleted, model_name, version, now, audit);
+  event.old_value = std::string(to_string(row->version.stage));
+  state_->record(std::move(event));
   model->visible_by_seq.erase(row->seq);
   if (model->production == row->version.version) model->production.reset();
   row->state = RowState::Deleting;
   row->owner = std::string(owner);
-  row->since = clock_now();
-  return row->version;
+  row->since = now;
+  return as_it_was;
 }
 
 bool InMemoryMetadataStore::cancel_delete_impl(std::string_view model_name,
@@ -270,22 +260,21 @@ bool InMemoryMetadataStore::cancel_delete_impl(std::string_view model_name,
   row->state = RowState::Visible;
   row->owner.clear();
   model->visible_by_seq[row->seq] = row->version.version;
+  const Timestamp now = clock_now();
+  ModelEvent event = make_event(EventType::VersionRestored, model_name, version, now, audit);
   if (row->version.stage == ModelStage::Production) {
     if (model->production) {
       // Another version was promoted meanwhile: it keeps Production, this one is archived, as
       // that promotion would have done had this version been visible.
-      const Timestamp now = clock_now();
       row->version.stage = ModelStage::Archived;
       row->version.updated_at = now;
-      ModelEvent event = make_event(EventType::StageChanged, model_name, version, now, audit);
       event.key = *model->production;
-      event.old_value = std::string(to_string(ModelStage::Production));
-      event.new_value = std::string(to_string(ModelStage::Archived));
-      state_->record(std::move(event));
     } else {
       model->production = row->version.version;
     }
   }
+  event.new_value = std::string(to_string(row->version.stage));
+  state_->record(std::move(event));
   return true;
 }
 
@@ -398,26 +387,22 @@ ModelVersion InMemoryMetadataStore::set_alias_impl(
                                     full_name(model_name, version)));
   }
   Model& model = *state_->find_model(model_name);
-  auto current = model.aliases.find(alias);
-  // A version being deleted still holds its aliases, but for everyone else they are gone.
-  std::optional<std::string> visible_target;
-  if (current != model.aliases.end() &&
-      model.rows.find(current->second)->second.state == RowState::Visible) {
-    visible_target = current->second;
-  }
-  if (expected_version && visible_target.value_or("") != *expected_version) {
+  auto current = model.aliases.find(alias);  // aliases only ever name visible versions
+  std::optional<std::string> target;
+  if (current != model.aliases.end()) target = current->second;
+  if (expected_version && target.value_or("") != *expected_version) {
     throw FailedPreconditionError(fmt::format(
         "alias '{}' of model {} names {}, not the expected {}; nothing was changed", alias,
-        model_name, visible_target ? "version " + *visible_target : std::string("no version"),
+        model_name, target ? "version " + *target : std::string("no version"),
         expected_version->empty() ? std::string("absence") : "version " + *expected_version));
   }
-  if (current != model.aliases.end() && current->second == version) return row->version;
+  if (target == version) return row->version;
   ModelEvent event = make_event(EventType::AliasSet, model_name, version, now, audit);
   event.key = std::string(alias);
   event.new_value = std::string(version);
   if (current != model.aliases.end()) {
     remove_alias(model.rows.find(current->second)->second.version, alias);
-    if (visible_target) event.old_value = *visible_target;
+    event.old_value = current->second;
     current->second = std::string(version);
   } else {
     model.aliases.emplace(std::string(alias), std::string(version));
@@ -435,9 +420,6 @@ bool InMemoryMetadataStore::delete_alias_impl(std::string_view model_name, std::
   auto current = model->aliases.find(alias);
   if (current == model->aliases.end()) return false;
   Row& target = model->rows.find(current->second)->second;
-  // The alias of a version being deleted is already gone for everyone; it goes for good (with
-  // its event) when the deletion finishes, and comes back if the deletion is cancelled.
-  if (target.state != RowState::Visible) return false;
   remove_alias(target.version, alias);
   const std::string version = current->second;
   model->aliases.erase(current);
@@ -455,9 +437,7 @@ std::optional<ModelVersion> InMemoryMetadataStore::get_version_by_alias_impl(
   if (model == nullptr) return std::nullopt;
   auto current = model->aliases.find(alias);
   if (current == model->aliases.end()) return std::nullopt;
-  const Row* row = state_->find_visible(model_name, current->second);
-  if (row == nullptr) return std::nullopt;
-  return row->version;
+  return model->rows.find(current->second)->second.version;
 }
 
 bool InMemoryMetadataStore::set_model_tag_impl(std::string_view model_name, std::string_view key,

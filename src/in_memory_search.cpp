@@ -43,7 +43,8 @@ PagePosition position_of(const VersionQuery& query, const Row& row) {
   return position;
 }
 
-// Whether `a` comes before `b` in the order of `query` (a strict total order: `tie` is unique).
+// Whether `a` comes before `b` in the order of `query` (a strict total order: `tie` is unique;
+// ties go in the query's direction).
 bool before(const VersionQuery& query, const PagePosition& a, const PagePosition& b) {
   if (query.order_by == VersionOrderBy::Metric) {
     if (a.metric.has_value() != b.metric.has_value()) return a.metric.has_value();  // nulls last
@@ -53,7 +54,7 @@ bool before(const VersionQuery& query, const PagePosition& a, const PagePosition
   } else if (a.time != b.time) {
     return query.descending ? a.time > b.time : a.time < b.time;
   }
-  return a.tie < b.tie;
+  return query.descending ? a.tie > b.tie : a.tie < b.tie;
 }
 
 PagePosition position_of(const ModelQuery& query, const Model& model) {

@@ -45,7 +45,7 @@ struct Model {
   // created_at of every row that has a place in the registration order (visible, or being
   // deleted), by that place: the last entry dates the model's latest version.
   std::map<std::uint64_t, Timestamp> created_by_seq;
-  // alias -> version; a version being deleted keeps its aliases (hidden) until it is gone.
+  // alias -> version; aliases only ever name visible versions (begin_delete removes them).
   std::map<std::string, std::string, std::less<>> aliases;
 };
 

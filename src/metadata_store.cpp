@@ -162,11 +162,13 @@ bool MetadataStore::release_version(std::string_view model_name, std::string_vie
 
 std::optional<ModelVersion> MetadataStore::begin_delete(std::string_view model_name,
                                                         std::string_view version,
-                                                        std::string_view owner) {
+                                                        std::string_view owner,
+                                                        const Audit& audit) {
   return detail::public_call("begin_delete", [&] {
     validate_key(model_name, version);
     validate_owner(owner);
-    return begin_delete_impl(model_name, version, owner);
+    validate_audit(audit);
+    return begin_delete_impl(model_name, version, owner, audit);
   });
 }
 

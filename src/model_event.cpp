@@ -20,7 +20,7 @@ namespace {
 
 using detail::equals_ignoring_case;
 
-constexpr std::array<std::pair<EventType, std::string_view>, 12> kEventNames{{
+constexpr std::array<std::pair<EventType, std::string_view>, 13> kEventNames{{
     {EventType::VersionRegistered, "version_registered"},
     {EventType::VersionDeleted, "version_deleted"},
     {EventType::StageChanged, "stage_changed"},
@@ -33,6 +33,7 @@ constexpr std::array<std::pair<EventType, std::string_view>, 12> kEventNames{{
     {EventType::ModelDescriptionSet, "model_description_set"},
     {EventType::VersionDescriptionSet, "version_description_set"},
     {EventType::ModelDeleted, "model_deleted"},
+    {EventType::VersionRestored, "version_restored"},
 }};
 
 EventType parse_name(std::string_view text) {
@@ -102,6 +103,7 @@ bool ModelEvent::changes_serving() const {
     case EventType::StageChanged:
       return is_production(old_value) || is_production(new_value);
     case EventType::VersionRegistered:  // straight into Production: an import, say
+    case EventType::VersionRestored:
       return is_production(new_value);
     case EventType::VersionDeleted:
       return is_production(old_value);

@@ -350,9 +350,11 @@ ModelVersion ModelRegistry::register_version(std::string_view name, std::string_
 }
 
 ModelVersion ModelRegistry::register_version(std::string_view name, std::string_view version) {
-  // Out of line so that callers do not construct a RegisterOptions temporary (GCC 12 warns
-  // falsely about its std::map at -O2 in the caller's code).
-  return register_version(name, version, RegisterOptions{});
+  // Out of line, and with options that live for the whole program, so that no RegisterOptions
+  // temporary is built and destroyed here or in the caller's code: GCC 12 warns falsely
+  // (-Wmaybe-uninitialized) about the destruction of its std::map members at -O2.
+  static const RegisterOptions kDefaults;
+  return register_version(name, version, kDefaults);
 }
 
 std::optional<RegisteredModel> ModelRegistry::get_model(std::string_view name) const {
@@ -403,7 +405,7 @@ bool ModelRegistry::delete_version(std::string_view name, std::string_view versi
     {
       std::lock_guard<std::mutex> lock(impl_->mutex);
       in_flight.emplace(*impl_, Impl::Key(name, version));
-      deleted = impl_->metadata->begin_delete(name, version, impl_->owner());
+      deleted = impl_->metadata->begin_delete(name, version, impl_->owner(), change);
     }
     if (!deleted) return false;
     if (deleted->artifact_path) {

@@ -152,6 +152,13 @@ std::optional<ModelVersion> ModelRegistry::best_version(std::string_view name,
     if (page.versions.empty()) return std::nullopt;
     const auto value = page.versions.front().metrics.get(query.order_metric);
     if (!value || *value != *value) return std::nullopt;
+    if (goal == MetricGoal::Minimize) {
+      // Ascending, ties come earliest first: ask for the latest of those with the best value.
+      query.conditions.push_back(where::metric(query.order_metric, CompareOp::Equal, *value));
+      query.descending = true;
+      auto latest = impl_->metadata->search_versions(query);
+      if (!latest.versions.empty()) return std::move(latest.versions.front());
+    }
     return std::move(page.versions.front());
   });
 }

@@ -110,7 +110,9 @@ struct Shared {
 class Subscription::State {
  public:
   explicit State(std::shared_ptr<Shared> shared)
-      : shared_(std::move(shared)), thread_([shared = shared_] { shared->run(); }) {}
+      : shared_(std::move(shared)),
+        thread_([shared = shared_] { shared->run(); }),
+        thread_id_(thread_.get_id()) {}
   ~State() { cancel(); }
   State(const State&) = delete;
   State& operator=(const State&) = delete;
@@ -121,14 +123,17 @@ class Subscription::State {
       shared_->stopped = true;
     }
     shared_->wake.notify_all();
-    if (!thread_.joinable()) return;
-    if (thread_.get_id() == std::this_thread::get_id()) {
+    // One caller at a time joins or detaches the thread (two cancels may run at once).
+    if (thread_id_ == std::this_thread::get_id()) {
       // Cancelled from inside the callback: the thread ends when the callback returns, and
-      // keeps the shared state alive until then.
-      thread_.detach();
-    } else {
-      thread_.join();
+      // keeps the shared state alive until then. If another thread is joining it right now,
+      // that join completes once the callback returns; otherwise nobody will join it.
+      std::unique_lock<std::mutex> lock(join_mutex_, std::try_to_lock);
+      if (lock.owns_lock() && thread_.joinable()) thread_.detach();
+      return;
     }
+    std::lock_guard<std::mutex> lock(join_mutex_);
+    if (thread_.joinable()) thread_.join();
   }
 
   bool active() const noexcept {
@@ -138,7 +143,9 @@ class Subscription::State {
 
  private:
   std::shared_ptr<Shared> shared_;
+  std::mutex join_mutex_;  // held while the thread is joined or detached
   std::thread thread_;
+  const std::thread::id thread_id_;  // thread_.get_id() is not safe once another cancel joined
 };
 
 Subscription::Subscription() noexcept = default;

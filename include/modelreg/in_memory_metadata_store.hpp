@@ -26,8 +26,8 @@ class InMemoryMetadataStore final : public MetadataStore {
   bool release_version_impl(std::string_view model_name, std::string_view version,
                             std::string_view owner, const Audit& audit) override;
   std::optional<ModelVersion> begin_delete_impl(std::string_view model_name,
-                                                std::string_view version,
-                                                std::string_view owner) override;
+                                                std::string_view version, std::string_view owner,
+                                                const Audit& audit) override;
   bool cancel_delete_impl(std::string_view model_name, std::string_view version,
                           std::string_view owner, const Audit& audit) override;
   std::optional<std::vector<ModelVersion>> begin_delete_model_impl(std::string_view model_name,

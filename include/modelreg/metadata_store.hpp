@@ -108,24 +108,24 @@ class MetadataStore {
                                std::string_view owner, const ArtifactInfo& artifact, Timestamp now,
                                const Audit& audit = {});
 
-  // Drops a reservation held by `owner`. For a deletion this finishes it: the version's aliases
-  // go (AliasDeleted each) and VersionDeleted is recorded, unless the whole model is being
-  // deleted (delete_model recorded that). A model that never had a visible version, or is being
-  // deleted, is removed with its last reservation. Returns false if `owner` holds none for that
-  // key.
+  // Drops a reservation held by `owner` (for a deletion, this finishes it; nothing is recorded,
+  // begin_delete did). A model that never had a visible version, or is being deleted, is removed
+  // with its last reservation. Returns false if `owner` holds none for that key.
   bool release_version(std::string_view model_name, std::string_view version,
                        std::string_view owner, const Audit& audit = {});
 
   // Hides a visible version and reserves its key for `owner` as Deleting, so that its artifact
-  // can be removed before release_version frees the key. Returns the version as it was, or
-  // nullopt if no visible version has that key.
+  // can be removed before release_version frees the key. The version's aliases are deleted and
+  // the deletion recorded now (AliasDeleted each, then VersionDeleted), as it is what every
+  // lookup sees from now on. Returns the version as it was, or nullopt if no visible version has
+  // that key.
   std::optional<ModelVersion> begin_delete(std::string_view model_name, std::string_view version,
-                                           std::string_view owner);
+                                           std::string_view owner, const Audit& audit = {});
 
-  // Undoes begin_delete: the version is visible again as it was, except that a Production
-  // version comes back Archived (recording that StageChanged) if another version was promoted
-  // meanwhile. Returns false if `owner` holds no Deleting reservation for that key (a deletion
-  // of the whole model cannot be cancelled).
+  // Undoes begin_delete (VersionRestored): the version is visible again with its tags but
+  // without its aliases, and a Production version comes back Archived if another version was
+  // promoted meanwhile. Returns false if `owner` holds no Deleting reservation for that key (a
+  // deletion of the whole model cannot be cancelled).
   bool cancel_delete(std::string_view model_name, std::string_view version, std::string_view owner,
                      const Audit& audit = {});
 
@@ -254,7 +254,8 @@ class MetadataStore {
                                     std::string_view owner, const Audit& audit) = 0;
   virtual std::optional<ModelVersion> begin_delete_impl(std::string_view model_name,
                                                         std::string_view version,
-                                                        std::string_view owner) = 0;
+                                                        std::string_view owner,
+                                                        const Audit& audit) = 0;
   virtual bool cancel_delete_impl(std::string_view model_name, std::string_view version,
                                   std::string_view owner, const Audit& audit) = 0;
   virtual std::optional<std::vector<ModelVersion>> begin_delete_model_impl(

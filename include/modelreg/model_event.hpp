@@ -22,7 +22,9 @@ struct Audit {
 // What an event of the history records.
 enum class EventType {
   VersionRegistered,      // a version became visible; new_value: its stage
-  VersionDeleted,         // a version was deleted (its artifact too); old_value: its last stage
+  VersionDeleted,         // a version was deleted (its artifact too); old_value: its last stage.
+                          // Recorded when the version disappears from lookups, after the
+                          // AliasDeleted of each of its aliases
   StageChanged,           // old_value -> new_value (stage names); key: for the automatic
                           // archive of the previous Production version, the version whose
                           // promotion archived it; empty otherwise
@@ -37,6 +39,10 @@ enum class EventType {
   ModelDescriptionSet,    // old_value -> new_value
   VersionDescriptionSet,  // old_value -> new_value, on `version`
   ModelDeleted,           // the model and all its versions, aliases and tags were deleted
+  VersionRestored,        // a deletion failed (its artifact could not be removed) and was undone:
+                          // the version is back, with its tags but without its aliases;
+                          // new_value: its stage (Archived if another version was promoted to
+                          // Production meanwhile; key: that version)
 };
 
 // The lower-case name of `type`, e.g. "stage_changed".
@@ -61,8 +67,9 @@ struct ModelEvent {
   std::string reason;  // why (Audit::reason); may be empty
 
   // Whether the event changes what serves the model: it moves its Production version or one of
-  // its aliases (stage changes into or out of Production, alias changes, deletion of the
-  // Production version, deletion of the model). ModelRegistry::watch reports these by default.
+  // its aliases (stage changes into or out of Production, alias changes, deletion or
+  // restoration of the Production version, deletion of the model). ModelRegistry::watch reports
+  // these by default.
   bool changes_serving() const;
 
   friend bool operator==(const ModelEvent& a, const ModelEvent& b);

@@ -191,7 +191,7 @@ class ModelRegistry {
   ModelPage search_models(std::string_view filter, std::string_view order_by = {},
                           std::size_t max_results = 100, std::string_view page_token = {}) const;
   // The version of `name` with the greatest (Maximize) or smallest (Minimize) value of
-  // `metric`, optionally only among the versions in `stage`; the earliest registered among
+  // `metric`, optionally only among the versions in `stage`; the latest registered among
   // equals. Versions without the metric (or NaN) are never chosen. nullopt if none has it.
   std::optional<ModelVersion> best_version(std::string_view name, std::string_view metric,
                                            std::optional<ModelStage> stage = std::nullopt,

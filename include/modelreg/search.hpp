@@ -70,8 +70,10 @@ SearchCondition updated_at(CompareOp op, Timestamp time);
 // Largest accepted page size.
 inline constexpr std::size_t kMaxSearchResults = 10'000;
 
-// How version search results are ordered. Ties are always broken by registration order, the
-// earliest registered first, so that the order (and every page boundary) is total and stable.
+// How version search results are ordered. Ties are broken by registration order in the same
+// direction (ascending: the earliest registered first; descending: the latest first), so that
+// the order, and every page boundary, is total and stable, and descending is exactly ascending
+// reversed (but for versions without the metric, which come last either way).
 enum class VersionOrderBy {
   CreatedAt,  // registration time
   UpdatedAt,  // time of the last change (stage, tag, description)

@@ -19,7 +19,6 @@ namespace {
 struct AliasRow {
   std::int64_t version_id = 0;
   std::string version;
-  bool visible = false;
 };
 
 std::optional<AliasRow> find_alias(Connection& connection, std::int64_t model_id,
@@ -28,7 +27,7 @@ std::optional<AliasRow> find_alias(Connection& connection, std::int64_t model_id
   row->bind(1, model_id);
   row->bind(2, alias);
   if (!row->step()) return std::nullopt;
-  return AliasRow{row->int64(0), row->text(1), row->text_view(2) == detail::kVisible};
+  return AliasRow{row->int64(0), row->text(1)};
 }
 
 std::int64_t require_model(Connection& connection, std::string_view model_name) {
@@ -52,13 +51,12 @@ ModelVersion SqliteMetadataStore::set_alias_impl(std::string_view model_name,
                                       detail::full_name(model_name, version)));
     }
     const auto current = find_alias(connection, key.model_id, alias);
-    // A version being deleted still holds its aliases, but for everyone else they are gone.
-    std::optional<std::string> visible_target;
-    if (current && current->visible) visible_target = current->version;
-    if (expected_version && visible_target.value_or("") != *expected_version) {
+    std::optional<std::string> target;
+    if (current) target = current->version;
+    if (expected_version && target.value_or("") != *expected_version) {
       throw FailedPreconditionError(fmt::format(
           "alias '{}' of model {} names {}, not the expected {}; nothing was changed", alias,
-          model_name, visible_target ? "version " + *visible_target : std::string("no version"),
+          model_name, target ? "version " + *target : std::string("no version"),
           expected_version->empty() ? std::string("absence") : "version " + *expected_version));
     }
     if (current && current->version_id == key.id) return detail::version_by_id(connection, key.id);
@@ -80,7 +78,7 @@ ModelVersion SqliteMetadataStore::set_alias_impl(std::string_view model_name,
     ModelEvent event =
         detail::make_event(EventType::AliasSet, model_name, version, detail::to_nanos(now), audit);
     event.key = std::string(alias);
-    event.old_value = visible_target;
+    event.old_value = target;
     event.new_value = std::string(version);
     detail::insert_event(connection, event);
     return detail::version_by_id(connection, key.id);
@@ -93,9 +91,7 @@ bool SqliteMetadataStore::delete_alias_impl(std::string_view model_name, std::st
     const auto model_id = detail::visible_model_id(connection, model_name);
     if (!model_id) return false;
     const auto current = find_alias(connection, *model_id, alias);
-    // The alias of a version being deleted is already gone for everyone; it goes for good (with
-    // its event) when the deletion finishes, and comes back if the deletion is cancelled.
-    if (!current || !current->visible) return false;
+    if (!current) return false;
     {
       auto remove = use(connection, detail::kDeleteAlias);
       remove->bind(1, *model_id);
@@ -193,13 +189,19 @@ std::optional<ModelVersion> SqliteMetadataStore::set_version_tag_impl(
           tags.erase(it);
         }
         const std::int64_t now_ns = detail::to_nanos(now);
-        {
-          auto change =
-              use(connection, value ? detail::kUpsertVersionTag : detail::kDeleteVersionTag);
-          change->bind(1, row.id);
-          change->bind(2, key);
-          if (value) change->bind(3, *value);
-          change->run();
+        if (old_value) {
+          auto remove = use(connection, detail::kDeleteVersionTag);
+          remove->bind(1, row.id);
+          remove->bind(2, key);
+          remove->bind(3, *old_value);
+          remove->run();
+        }
+        if (value) {
+          auto insert = use(connection, detail::kInsertVersionTag);
+          insert->bind(1, row.id);
+          insert->bind(2, key);
+          insert->bind(3, *value);
+          insert->run();
         }
         {
           auto update = use(connection, detail::kSetVersionTags);

@@ -10,6 +10,7 @@
 #include "json_fields.hpp"
 #include "modelreg/error.hpp"
 #include "sqlite/sqlite_sql.hpp"
+#include "utf8.hpp"
 
 namespace modelreg::detail {
 namespace {
@@ -89,9 +90,48 @@ EncodedVersion encode_version(const ModelVersion& version) {
                         encode_tags(version.tags, name)};
 }
 
+namespace {
+
+// Appends `text` as a JSON string (quotes, backslashes and control characters escaped).
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (byte < 0x20) {
+      out += "\\u00";
+      out += kHex[byte >> 4];
+      out += kHex[byte & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+}
+
+}  // namespace
+
 std::string encode_tags(const std::map<std::string, std::string>& tags,
                         const std::string& full_name) {
-  return dump_json(nlohmann::json(tags), "tags", full_name);
+  // Written directly: building a JSON document to dump it costs several times more, on every
+  // registration and tag change.
+  std::string out = "{";
+  for (const auto& [key, value] : tags) {
+    if (!is_valid_utf8(key) || !is_valid_utf8(value)) {
+      throw InvalidArgumentError(fmt::format(
+          "tags of {} cannot be stored: tag {} is not valid UTF-8", full_name,
+          nlohmann::json(key).dump(-1, ' ', true, nlohmann::json::error_handler_t::replace)));
+    }
+    if (out.size() > 1) out += ',';
+    append_json_string(out, key);
+    out += ':';
+    append_json_string(out, value);
+  }
+  out += '}';
+  return out;
 }
 
 std::map<std::string, std::string> decode_tags(std::string_view text, const std::string& path,
@@ -270,6 +310,38 @@ void insert_tags_and_metrics(Connection& connection, std::int64_t version_id,
       insert->reset();
     }
   }
+}
+
+void delete_tags_and_metrics(Connection& connection, std::int64_t version_id) {
+  std::optional<std::map<std::string, std::string>> tags;
+  {
+    auto row = use(connection, kVersionTagsColumn);
+    row->bind(1, version_id);
+    if (row->step()) {
+      try {
+        tags = parse_string_map(row->text_view(0));
+      } catch (const std::exception&) {
+        // A damaged tags column cannot say which rows are this version's: look at them all.
+      }
+    }
+  }
+  if (tags) {
+    auto remove = use(connection, kDeleteVersionTag);
+    for (const auto& [key, value] : *tags) {
+      remove->bind(1, version_id);
+      remove->bind(2, key);
+      remove->bind(3, value);
+      remove->run();
+      remove->reset();
+    }
+  } else {
+    auto remove = connection.use_dynamic("DELETE FROM version_tags WHERE version_id = ?1");
+    remove->bind(1, version_id);
+    remove->run();
+  }
+  auto metrics = use(connection, kDeleteVersionMetrics);
+  metrics->bind(1, version_id);
+  metrics->run();
 }
 
 std::string join_aliases(const std::vector<std::string>& aliases) {

@@ -114,6 +114,9 @@ ModelEvent read_event(const Statement& row, const std::string& path);
 void insert_tags_and_metrics(Connection& connection, std::int64_t version_id,
                              const ModelVersion& version);
 
+// Removes the searchable copies of a version's tags and metrics, before the version's row goes.
+void delete_tags_and_metrics(Connection& connection, std::int64_t version_id);
+
 // The aliases column: the version's aliases, sorted, separated by spaces.
 std::string join_aliases(const std::vector<std::string>& aliases);
 std::vector<std::string> split_aliases(std::string_view text);

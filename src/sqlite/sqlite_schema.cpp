@@ -127,7 +127,7 @@ ALTER TABLE versions ADD COLUMN reg INTEGER;
 ALTER TABLE versions ADD COLUMN aliases TEXT NOT NULL DEFAULT '';
 
 CREATE TABLE events (
-  seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq        INTEGER PRIMARY KEY,
   time       INTEGER NOT NULL,
   type       TEXT NOT NULL,
   model_name TEXT NOT NULL,
@@ -154,18 +154,24 @@ CREATE TABLE aliases (
 ) WITHOUT ROWID;
 CREATE INDEX aliases_by_version ON aliases (version_id);
 
+-- Keyed by what searches look for, so that a selective tag condition reads only its matching
+-- rows. One B-tree and no foreign key: every registration writes a row per tag, and a second
+-- index or a foreign-key check on each would double that cost. Other tag conditions read
+-- versions.tags of the rows they filter. The code keeps the table equal to versions.tags,
+-- removing a version's rows (found from that column) before the version.
 CREATE TABLE version_tags (
-  version_id INTEGER NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
   key        TEXT NOT NULL,
   value      TEXT NOT NULL,
-  PRIMARY KEY (version_id, key)
+  version_id INTEGER NOT NULL,
+  PRIMARY KEY (key, value, version_id)
 ) WITHOUT ROWID;
-CREATE INDEX version_tags_by_value ON version_tags (key, value);
 
 -- The metrics as ModelMetrics::to_dict() has them (a custom one wins over a standard one of the
--- same name); NaN is not stored (it matches no condition), infinities are.
+-- same name); NaN is not stored (it matches no condition), infinities are. By version (for
+-- ordering by a metric and for conditions that do not drive the search) and by value (for one
+-- that does); no foreign key, the code removes a version's rows before the version.
 CREATE TABLE version_metrics (
-  version_id INTEGER NOT NULL REFERENCES versions (id) ON DELETE CASCADE,
+  version_id INTEGER NOT NULL,
   name       TEXT NOT NULL,
   value      REAL NOT NULL,
   PRIMARY KEY (version_id, name)
@@ -179,16 +185,18 @@ CREATE TABLE model_tags (
   PRIMARY KEY (model_id, key)
 ) WITHOUT ROWID;
 
-INSERT INTO version_tags (version_id, key, value)
-  SELECT v.id, j.key, j.value FROM versions v, json_each(v.tags) j;
+INSERT INTO version_tags (key, value, version_id)
+  SELECT j.key, j.value, v.id FROM versions v, json_each(v.tags) j;
+-- A custom metric wins over a standard one of the same name, as in ModelMetrics::to_dict().
 INSERT INTO version_metrics (version_id, name, value)
-  SELECT v.id, j.key, j.value FROM versions v, json_each(v.metrics) j
-  WHERE j.key <> 'custom' AND j.type IN ('real', 'integer');
-INSERT OR REPLACE INTO version_metrics (version_id, name, value)
   SELECT v.id, c.key,
          CASE c.value WHEN 'Infinity' THEN 9e999 WHEN '-Infinity' THEN -9e999 ELSE c.value END
   FROM versions v, json_each(v.metrics, '$.custom') c
   WHERE c.type IN ('real', 'integer') OR c.value IN ('Infinity', '-Infinity');
+INSERT INTO version_metrics (version_id, name, value)
+  SELECT v.id, j.key, j.value FROM versions v, json_each(v.metrics) j
+  WHERE j.key <> 'custom' AND j.type IN ('real', 'integer')
+    AND NOT EXISTS (SELECT 1 FROM json_each(v.metrics, '$.custom') c WHERE c.key = j.key);
 INSERT INTO model_tags (model_id, key, value)
   SELECT m.id, j.key, j.value FROM models m, json_each(m.tags) j;
 UPDATE models SET tags = '{}';

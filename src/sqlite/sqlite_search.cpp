@@ -3,12 +3,12 @@
 // pagination on (sort key, registration order).
 //
 // The plan: a tag equality or a metric comparison is usually the most selective condition, so
-// the query is driven from that condition's index (version_tags_by_value, version_metrics_by_value)
-// with CROSS JOIN, which makes SQLite keep the order of the tables as written; the matching rows
-// are read, not every version of the model. Without one, SQLite chooses (through the model name
-// when it is given). Stage and framework names come from the enums, so they go into the text as
-// literals: a bound stage would make SQLite re-plan the statement on every use to decide whether
-// the partial index versions_one_production applies.
+// the query is driven from that condition's index (the key of version_tags, or
+// version_metrics_by_value) with CROSS JOIN, which makes SQLite keep the order of the tables as
+// written; the matching rows are read, not every version of the model. Without one, SQLite chooses
+// (through the model name when it is given). Stage and framework names come from the enums, so they
+// go into the text as literals: a bound stage would make SQLite re-plan the statement on every use
+// to decide whether the partial index versions_one_production applies.
 
 #include <fmt/format.h>
 
@@ -133,7 +133,9 @@ void version_condition(SqlText& sql, const SearchCondition& c) {
       sql.param(c.text) << ")";
       return;
     case SearchField::Tag:
-      sql << "EXISTS (SELECT 1 FROM version_tags t WHERE t.version_id = v.id AND t.key = ";
+      // version_tags is keyed by value, not by version: a condition that does not drive the
+      // search reads the version's own tags column.
+      sql << "EXISTS (SELECT 1 FROM json_each(v.tags) t WHERE t.key = ";
       sql.param(c.key) << " AND ";
       text_condition(sql, "t.value", c.op, c.text);
       sql << ")";
@@ -193,27 +195,28 @@ SqlText version_sql(const VersionQuery& query, const std::optional<PagePosition>
   }
   const std::string_view direction = query.descending ? " DESC" : " ASC";
   const std::string_view beyond = query.descending ? " < " : " > ";
+  // Ties go in the query's direction too.
   if (after) {
     if (!by_metric) {
       sql << " AND (" << key << beyond;
       sql.param(after->time) << " OR (" << key << " = ";
-      sql.param(after->time) << " AND v.reg > ";
+      sql.param(after->time) << " AND v.reg" << beyond;
       sql.param(after->tie) << "))";
     } else if (after->metric) {
       // Versions without the metric come after every version that has it.
       sql << " AND (o.value" << beyond;
       sql.param(*after->metric) << " OR (o.value = ";
-      sql.param(*after->metric) << " AND v.reg > ";
+      sql.param(*after->metric) << " AND v.reg" << beyond;
       sql.param(after->tie) << ") OR o.value IS NULL)";
     } else {
-      sql << " AND o.value IS NULL AND v.reg > ";
+      sql << " AND o.value IS NULL AND v.reg" << beyond;
       sql.param(after->tie);
     }
   }
   if (by_metric) {
-    sql << " ORDER BY (o.value IS NULL), o.value" << direction << ", v.reg ASC";
+    sql << " ORDER BY (o.value IS NULL), o.value" << direction << ", v.reg" << direction;
   } else {
-    sql << " ORDER BY " << key << direction << ", v.reg ASC";
+    sql << " ORDER BY " << key << direction << ", v.reg" << direction;
   }
   sql << " LIMIT ";
   sql.param(static_cast<std::int64_t>(query.max_results) + 1);

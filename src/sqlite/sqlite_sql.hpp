@@ -61,6 +61,7 @@ enum Sql : std::size_t {
   kMoveAlias,
   kDeleteAlias,
   kAliasesOfVersion,
+  kDeleteVersionAliases,
   kSetVersionAliases,
   kVersionByAlias,
   kModelTags,
@@ -70,8 +71,9 @@ enum Sql : std::size_t {
   kModelDescription,
   kSetModelDescription,
   kVersionTagsAndDescription,
-  kUpsertVersionTag,
   kDeleteVersionTag,
+  kDeleteVersionMetrics,
+  kVersionTagsColumn,
   kSetVersionTags,
   kSetVersionDescription,
   // delete_model
@@ -191,9 +193,10 @@ inline constexpr std::array<std::string_view, kSqlCount> kSqlText = {
     "FROM events WHERE model_name = ?2 AND seq > ?1 ORDER BY seq LIMIT ?4",
     "SELECT seq, time, type, model_name, version, key, old_value, new_value, actor, reason "
     "FROM events WHERE model_name = ?2 AND seq > ?1 AND version = ?3 ORDER BY seq LIMIT ?4",
-    // kFindAlias: the version the alias names, in any state
-    "SELECT a.version_id, v.version, v.state FROM aliases a JOIN versions v ON v.id = "
-    "a.version_id WHERE a.model_id = ?1 AND a.alias = ?2",
+    // kFindAlias: the version the alias names (always a visible one: begin_delete and
+    // begin_delete_model remove the aliases of what they hide)
+    "SELECT a.version_id, v.version FROM aliases a JOIN versions v ON v.id = a.version_id "
+    "WHERE a.model_id = ?1 AND a.alias = ?2",
     // kInsertAlias
     "INSERT INTO aliases (model_id, alias, version_id) VALUES (?1, ?2, ?3)",
     // kMoveAlias
@@ -202,6 +205,8 @@ inline constexpr std::array<std::string_view, kSqlCount> kSqlText = {
     "DELETE FROM aliases WHERE model_id = ?1 AND alias = ?2",
     // kAliasesOfVersion
     "SELECT alias FROM aliases WHERE version_id = ?1 ORDER BY alias",
+    // kDeleteVersionAliases
+    "DELETE FROM aliases WHERE version_id = ?1",
     // kSetVersionAliases
     "UPDATE versions SET aliases = ?2 WHERE id = ?1",
     // kVersionByAlias
@@ -223,11 +228,12 @@ inline constexpr std::array<std::string_view, kSqlCount> kSqlText = {
     "UPDATE models SET description = ?2 WHERE id = ?1",
     // kVersionTagsAndDescription
     "SELECT tags, description FROM versions WHERE id = ?1",
-    // kUpsertVersionTag
-    "INSERT INTO version_tags (version_id, key, value) VALUES (?1, ?2, ?3) "
-    "ON CONFLICT (version_id, key) DO UPDATE SET value = excluded.value",
-    // kDeleteVersionTag
-    "DELETE FROM version_tags WHERE version_id = ?1 AND key = ?2",
+    // kDeleteVersionTag: the row of one tag, found by the value versions.tags holds
+    "DELETE FROM version_tags WHERE key = ?2 AND value = ?3 AND version_id = ?1",
+    // kDeleteVersionMetrics
+    "DELETE FROM version_metrics WHERE version_id = ?1",
+    // kVersionTagsColumn
+    "SELECT tags FROM versions WHERE id = ?1",
     // kSetVersionTags
     "UPDATE versions SET tags = ?2, updated_at = ?3 WHERE id = ?1",
     // kSetVersionDescription

@@ -172,27 +172,8 @@ bool SqliteMetadataStore::release_version_impl(std::string_view model_name,
   return impl_->write("release_version", [&](Connection& connection) {
     const auto key = detail::find_key(connection, model_name, version);
     if (!key || !key->held_by(owner)) return false;
-    if (key->state == detail::kDeleting && key->model_state != detail::kModelDeleting) {
-      // The deletion is final now: its aliases go, and the history says so.
-      const std::int64_t now = detail::now_nanos();
-      std::vector<std::string> aliases;
-      {
-        auto rows = use(connection, detail::kAliasesOfVersion);
-        rows->bind(1, key->id);
-        while (rows->step()) aliases.push_back(rows->text(0));
-      }
-      for (const auto& alias : aliases) {
-        ModelEvent event =
-            detail::make_event(EventType::AliasDeleted, model_name, version, now, audit);
-        event.key = alias;
-        event.old_value = std::string(version);
-        detail::insert_event(connection, event);
-      }
-      ModelEvent event =
-          detail::make_event(EventType::VersionDeleted, model_name, version, now, audit);
-      event.old_value = key->stage;
-      detail::insert_event(connection, event);
-    }
+    (void)audit;  // a deletion was recorded by begin_delete, a registration was never visible
+    detail::delete_tags_and_metrics(connection, key->id);
     {
       auto remove = use(connection, detail::kDeleteVersion);
       remove->bind(1, key->id);
@@ -207,15 +188,42 @@ bool SqliteMetadataStore::release_version_impl(std::string_view model_name,
 
 std::optional<ModelVersion> SqliteMetadataStore::begin_delete_impl(std::string_view model_name,
                                                                    std::string_view version,
-                                                                   std::string_view owner) {
+                                                                   std::string_view owner,
+                                                                   const Audit& audit) {
   return impl_->write("begin_delete", [&](Connection& connection) -> std::optional<ModelVersion> {
     const auto key = detail::find_key(connection, model_name, version);
     if (!key || !key->visible()) return std::nullopt;
     ModelVersion as_it_was = detail::version_by_id(connection, key->id);
+    const std::int64_t now = detail::now_nanos();
+    // What every lookup sees from now on is a deleted version: record it so.
+    if (!as_it_was.aliases.empty()) {
+      for (const auto& alias : as_it_was.aliases) {
+        ModelEvent event =
+            detail::make_event(EventType::AliasDeleted, model_name, version, now, audit);
+        event.key = alias;
+        event.old_value = std::string(version);
+        detail::insert_event(connection, event);
+      }
+      {
+        auto remove = use(connection, detail::kDeleteVersionAliases);
+        remove->bind(1, key->id);
+        remove->run();
+      }
+      auto column = use(connection, detail::kSetVersionAliases);
+      column->bind(1, key->id);
+      column->bind(2, "");
+      column->run();
+    }
+    {
+      ModelEvent event =
+          detail::make_event(EventType::VersionDeleted, model_name, version, now, audit);
+      event.old_value = key->stage;
+      detail::insert_event(connection, event);
+    }
     auto reserve = use(connection, detail::kReserveForDelete);
     reserve->bind(1, key->id);
     reserve->bind(2, owner);
-    reserve->bind(3, detail::now_nanos());
+    reserve->bind(3, now);
     reserve->run();
     return as_it_was;
   });
@@ -229,6 +237,9 @@ bool SqliteMetadataStore::cancel_delete_impl(std::string_view model_name, std::s
         key->model_state == detail::kModelDeleting) {
       return false;
     }
+    const std::int64_t now = detail::now_nanos();
+    ModelEvent event =
+        detail::make_event(EventType::VersionRestored, model_name, version, now, audit);
     std::string stage = key->stage;
     std::optional<std::int64_t> updated_at;
     if (stage == to_string(ModelStage::Production)) {
@@ -240,25 +251,23 @@ bool SqliteMetadataStore::cancel_delete_impl(std::string_view model_name, std::s
       other->bind(2, key->id);
       if (other->step()) {
         stage = stage_name(ModelStage::Archived);
-        updated_at = detail::now_nanos();
-        ModelEvent event =
-            detail::make_event(EventType::StageChanged, model_name, version, *updated_at, audit);
+        updated_at = now;
         event.key = other->text(1);
-        event.old_value = key->stage;
-        event.new_value = stage;
-        other->reset();
-        detail::insert_event(connection, event);
       }
     }
-    auto restore = use(connection, detail::kRestoreVisible);
-    restore->bind(1, key->id);
-    restore->bind(2, stage);
-    if (updated_at) {
-      restore->bind(3, *updated_at);
-    } else {
-      restore->bind_null(3);
+    event.new_value = stage;
+    {
+      auto restore = use(connection, detail::kRestoreVisible);
+      restore->bind(1, key->id);
+      restore->bind(2, stage);
+      if (updated_at) {
+        restore->bind(3, *updated_at);
+      } else {
+        restore->bind_null(3);
+      }
+      restore->run();
     }
-    restore->run();
+    detail::insert_event(connection, event);
     return true;
   });
 }
