@@ -124,7 +124,10 @@ void make_visible(State& state, Model& model, Row& row, const Audit& audit) {
     v.updated_at = std::max(v.updated_at, v.created_at);
   }
   model.created_by_seq[row.seq] = v.created_at;
-  model.state = ModelState::Visible;
+  if (model.state == ModelState::New) {
+    model.info.created_at = v.created_at;  // a model is created when its first version shows
+    model.state = ModelState::Visible;
+  }
   ModelEvent event =
       make_event(EventType::VersionRegistered, v.model_name, v.version, v.created_at, audit);
   event.new_value = std::string(to_string(v.stage));
@@ -235,7 +238,7 @@ std::optional<ModelVersion> InMemoryMetadataStore::begin_delete_impl(std::string
     event.old_value = std::string(version);
     state_->record(std::move(event));
   }
-  row->version.aliases.clear();
+  // row->version.aliases keeps the list, for cancel_delete to bring back.
   ModelEvent event = make_event(EventType::VersionDeleted, model_name, version, now, audit);
   event.old_value = std::string(to_string(row->version.stage));
   state_->record(std::move(event));
@@ -275,6 +278,17 @@ bool InMemoryMetadataStore::cancel_delete_impl(std::string_view model_name,
   }
   event.new_value = std::string(to_string(row->version.stage));
   state_->record(std::move(event));
+  // Its aliases come back, unless another version took them meanwhile.
+  std::vector<std::string> kept;
+  for (const auto& alias : row->version.aliases) {
+    if (!model->aliases.emplace(alias, row->version.version).second) continue;
+    kept.push_back(alias);
+    ModelEvent restored = make_event(EventType::AliasSet, model_name, version, now, audit);
+    restored.key = alias;
+    restored.new_value = std::string(version);
+    state_->record(std::move(restored));
+  }
+  row->version.aliases = std::move(kept);
   return true;
 }
 

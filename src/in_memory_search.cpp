@@ -65,9 +65,8 @@ PagePosition position_of(const ModelQuery& query, const Model& model) {
 }
 
 bool before(const ModelQuery& query, const PagePosition& a, const PagePosition& b) {
-  if (query.order_by == ModelOrderBy::CreatedAt) {
-    if (a.time != b.time) return query.descending ? a.time > b.time : a.time < b.time;
-    return a.name < b.name;
+  if (query.order_by == ModelOrderBy::CreatedAt && a.time != b.time) {
+    return query.descending ? a.time > b.time : a.time < b.time;
   }
   return query.descending ? a.name > b.name : a.name < b.name;
 }

@@ -35,7 +35,9 @@ struct Shared {
 
   std::mutex mutex;
   std::condition_variable wake;
-  bool stopped = false;  // guarded by mutex
+  std::condition_variable idle;  // notified when a callback returns
+  bool stopped = false;          // guarded by mutex
+  bool calling = false;          // the callback is running; guarded by mutex
 
   bool stopping() {
     std::lock_guard<std::mutex> lock(mutex);
@@ -66,7 +68,11 @@ struct Shared {
   }
 
   void deliver(const std::vector<ModelEvent>& events) {
-    if (stopping()) return;
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (stopped) return;
+      calling = true;
+    }
     try {
       callback(events);
     } catch (const std::exception& e) {
@@ -75,6 +81,11 @@ struct Shared {
       logger_error(
           fmt::format("watch of model {}: the callback threw a non-standard exception", model));
     }
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      calling = false;
+    }
+    idle.notify_all();
   }
 
   static void logger_error(const std::string& message) noexcept {
@@ -132,7 +143,13 @@ class Subscription::State {
       if (lock.owns_lock() && thread_.joinable()) thread_.detach();
       return;
     }
-    std::lock_guard<std::mutex> lock(join_mutex_);
+    {
+      // A callback that cancelled its own subscription detached the thread, and nobody joins
+      // it: wait here for that callback to return.
+      std::unique_lock<std::mutex> lock(shared_->mutex);
+      shared_->idle.wait(lock, [&] { return !shared_->calling; });
+    }
+    std::lock_guard<std::mutex> join(join_mutex_);
     if (thread_.joinable()) thread_.join();
   }
 

@@ -122,9 +122,10 @@ class MetadataStore {
   std::optional<ModelVersion> begin_delete(std::string_view model_name, std::string_view version,
                                            std::string_view owner, const Audit& audit = {});
 
-  // Undoes begin_delete (VersionRestored): the version is visible again with its tags but
-  // without its aliases, and a Production version comes back Archived if another version was
-  // promoted meanwhile. Returns false if `owner` holds no Deleting reservation for that key (a
+  // Undoes begin_delete (VersionRestored): the version is visible again with its tags, and its
+  // aliases that no other version took meanwhile come back (AliasSet each, after
+  // VersionRestored). A Production version comes back Archived if another version is in
+  // Production now. Returns false if `owner` holds no Deleting reservation for that key (a
   // deletion of the whole model cannot be cancelled).
   bool cancel_delete(std::string_view model_name, std::string_view version, std::string_view owner,
                      const Audit& audit = {});

@@ -40,9 +40,10 @@ enum class EventType {
   VersionDescriptionSet,  // old_value -> new_value, on `version`
   ModelDeleted,           // the model and all its versions, aliases and tags were deleted
   VersionRestored,        // a deletion failed (its artifact could not be removed) and was undone:
-                          // the version is back, with its tags but without its aliases;
-                          // new_value: its stage (Archived if another version was promoted to
-                          // Production meanwhile; key: that version)
+                          // the version is back with its tags; new_value: its stage (Archived
+                          // if another version is in Production now; key: that version). Its
+                          // aliases that no other version took meanwhile come back: an AliasSet
+                          // each follows
 };
 
 // The lower-case name of `type`, e.g. "stage_changed".

@@ -99,7 +99,7 @@ struct VersionPage {
   std::string next_page_token;  // empty on the last page
 };
 
-// How model search results are ordered; ties (same created_at) by name.
+// How model search results are ordered; ties (same created_at) by name, in the same direction.
 enum class ModelOrderBy { Name, CreatedAt };
 
 // A search over models: ModelName and Tag (model tags) conditions only.

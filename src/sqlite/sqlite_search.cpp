@@ -249,10 +249,10 @@ SqlText model_sql(const ModelQuery& query, const std::optional<PagePosition>& af
     if (after) {
       sql << " AND (m.created_at" << beyond;
       sql.param(after->time) << " OR (m.created_at = ";
-      sql.param(after->time) << " AND m.name > ";
+      sql.param(after->time) << " AND m.name" << beyond;
       sql.param(after->name) << "))";
     }
-    sql << " ORDER BY m.created_at" << direction << ", m.name ASC";
+    sql << " ORDER BY m.created_at" << direction << ", m.name" << direction;
   }
   sql << " LIMIT ";
   sql.param(static_cast<std::int64_t>(query.max_results) + 1);

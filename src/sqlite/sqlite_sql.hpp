@@ -62,6 +62,7 @@ enum Sql : std::size_t {
   kDeleteAlias,
   kAliasesOfVersion,
   kDeleteVersionAliases,
+  kVersionAliasesColumn,
   kSetVersionAliases,
   kVersionByAlias,
   kModelTags,
@@ -89,8 +90,8 @@ inline constexpr std::array<std::string_view, kSqlCount> kSqlText = {
     "SELECT id, state FROM models WHERE name = ?1",
     // kInsertModel
     "INSERT INTO models (name, description, tags, created_at, state) VALUES (?1, '', '{}', ?2, ?3)",
-    // kMakeModelVisible
-    "UPDATE models SET state = 'visible' WHERE id = ?1 AND state = 'new'",
+    // kMakeModelVisible: a model is created when its first version becomes visible
+    "UPDATE models SET state = 'visible', created_at = ?2 WHERE id = ?1 AND state = 'new'",
     // kFindKey
     "SELECT v.id, v.model_id, v.state, v.owner, v.stage, m.state FROM models m "
     "JOIN versions v ON v.model_id = m.id WHERE m.name = ?1 AND v.version = ?2",
@@ -194,7 +195,8 @@ inline constexpr std::array<std::string_view, kSqlCount> kSqlText = {
     "SELECT seq, time, type, model_name, version, key, old_value, new_value, actor, reason "
     "FROM events WHERE model_name = ?2 AND seq > ?1 AND version = ?3 ORDER BY seq LIMIT ?4",
     // kFindAlias: the version the alias names (always a visible one: begin_delete and
-    // begin_delete_model remove the aliases of what they hide)
+    // begin_delete_model remove the aliases of what they hide; a hidden version's aliases column
+    // keeps the list for cancel_delete)
     "SELECT a.version_id, v.version FROM aliases a JOIN versions v ON v.id = a.version_id "
     "WHERE a.model_id = ?1 AND a.alias = ?2",
     // kInsertAlias
@@ -207,6 +209,8 @@ inline constexpr std::array<std::string_view, kSqlCount> kSqlText = {
     "SELECT alias FROM aliases WHERE version_id = ?1 ORDER BY alias",
     // kDeleteVersionAliases
     "DELETE FROM aliases WHERE version_id = ?1",
+    // kVersionAliasesColumn
+    "SELECT aliases FROM versions WHERE id = ?1",
     // kSetVersionAliases
     "UPDATE versions SET aliases = ?2 WHERE id = ?1",
     // kVersionByAlias

@@ -101,6 +101,7 @@ ModelVersion SqliteMetadataStore::create_version_impl(const ModelVersion& versio
           if (model_state == detail::kModelNew) {
             auto visible = use(connection, detail::kMakeModelVisible);
             visible->bind(1, model_id);
+            visible->bind(2, place.created_at);
             visible->run();
           }
         }
@@ -143,8 +144,8 @@ ModelVersion SqliteMetadataStore::publish_version_impl(std::string_view model_na
           fmt::format("model {} was deleted while {} was being registered", model_name,
                       detail::full_name(model_name, version)));
     }
+    const detail::Place place = detail::next_place(connection, key->model_id, now);
     {
-      const detail::Place place = detail::next_place(connection, key->model_id, now);
       const std::int64_t reg =
           record_registration(connection, model_name, version, place.created_at, key->stage, audit);
       auto publish = use(connection, detail::kPublish);
@@ -160,6 +161,7 @@ ModelVersion SqliteMetadataStore::publish_version_impl(std::string_view model_na
     if (key->model_state == detail::kModelNew) {
       auto visible = use(connection, detail::kMakeModelVisible);
       visible->bind(1, key->model_id);
+      visible->bind(2, place.created_at);
       visible->run();
     }
     return detail::version_by_id(connection, key->id);
@@ -204,15 +206,10 @@ std::optional<ModelVersion> SqliteMetadataStore::begin_delete_impl(std::string_v
         event.old_value = std::string(version);
         detail::insert_event(connection, event);
       }
-      {
-        auto remove = use(connection, detail::kDeleteVersionAliases);
-        remove->bind(1, key->id);
-        remove->run();
-      }
-      auto column = use(connection, detail::kSetVersionAliases);
-      column->bind(1, key->id);
-      column->bind(2, "");
-      column->run();
+      // The aliases column keeps the list, for cancel_delete to bring back.
+      auto remove = use(connection, detail::kDeleteVersionAliases);
+      remove->bind(1, key->id);
+      remove->run();
     }
     {
       ModelEvent event =
@@ -268,6 +265,36 @@ bool SqliteMetadataStore::cancel_delete_impl(std::string_view model_name, std::s
       restore->run();
     }
     detail::insert_event(connection, event);
+    // Its aliases come back, unless another version took them meanwhile.
+    std::string aliases;
+    {
+      auto column = use(connection, detail::kVersionAliasesColumn);
+      column->bind(1, key->id);
+      if (column->step()) aliases = column->text(0);
+    }
+    if (!aliases.empty()) {
+      for (const auto& alias : detail::split_aliases(aliases)) {
+        {
+          auto taken = use(connection, detail::kFindAlias);
+          taken->bind(1, key->model_id);
+          taken->bind(2, alias);
+          if (taken->step()) continue;
+        }
+        {
+          auto insert = use(connection, detail::kInsertAlias);
+          insert->bind(1, key->model_id);
+          insert->bind(2, alias);
+          insert->bind(3, key->id);
+          insert->run();
+        }
+        ModelEvent restored =
+            detail::make_event(EventType::AliasSet, model_name, version, now, audit);
+        restored.key = alias;
+        restored.new_value = std::string(version);
+        detail::insert_event(connection, restored);
+      }
+      detail::refresh_alias_column(connection, key->id);
+    }
     return true;
   });
 }
