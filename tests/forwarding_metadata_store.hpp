@@ -38,8 +38,9 @@ class ForwardingMetadataStore : public MetadataStore {
     return inner_->release_version(name, version, owner, audit);
   }
   std::optional<ModelVersion> begin_delete_impl(std::string_view name, std::string_view version,
-                                                std::string_view owner) override {
-    return inner_->begin_delete(name, version, owner);
+                                                std::string_view owner,
+                                                const Audit& audit) override {
+    return inner_->begin_delete(name, version, owner, audit);
   }
   bool cancel_delete_impl(std::string_view name, std::string_view version, std::string_view owner,
                           const Audit& audit) override {

@@ -42,8 +42,11 @@ using testing::exited_cleanly;
 using testing::InterruptingStreamBuf;
 using testing::killed_by_sigkill;
 using testing::read_file;
+using testing::read_lines;
 using testing::silence_modelreg_logging;
+using testing::StartGate;
 using testing::TestDir;
+using testing::write_outcome;
 
 constexpr const char* kTempPrefix = "modelreg-multiprocess";
 
@@ -57,94 +60,10 @@ Clock::time_point deadline_in(std::chrono::seconds timeout) {
   return Clock::now() + timeout;
 }
 
-std::vector<std::string> read_lines(const fs::path& path) {
-  std::vector<std::string> lines;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
-
-// Writes a child's outcome file in one go at the end, through a temporary name, so that the
-// parent never mistakes a child that died midway for one that finished.
-void write_outcome(const fs::path& path, const std::string& contents) {
-  const fs::path temp = path.string() + ".partial";
-  {
-    std::ofstream out(temp, std::ios::binary | std::ios::trunc);
-    out << contents;
-  }
-  fs::rename(temp, path);
-}
-
 std::string one_line(std::string text) {
   std::replace(text.begin(), text.end(), '\n', ' ');
   return text;
 }
-
-// A start line for processes. Created before forking; each child calls child_side() first thing,
-// then arrive_and_wait() once it is ready; the parent calls release() once it has forked every
-// child: it waits until all are ready, then lets them go at the same instant (the end of file on
-// the "go" pipe wakes every reader at once).
-class StartGate {
- public:
-  StartGate() {
-    if (::pipe2(ready_, O_CLOEXEC) != 0 || ::pipe2(go_, O_CLOEXEC) != 0) {
-      throw std::runtime_error(std::string("pipe: ") + std::strerror(errno));
-    }
-  }
-  ~StartGate() {
-    for (int fd : {ready_[0], ready_[1], go_[0], go_[1]}) {
-      if (fd >= 0) ::close(fd);
-    }
-  }
-  StartGate(const StartGate&) = delete;
-  StartGate& operator=(const StartGate&) = delete;
-
-  void child_side() {
-    close_fd(go_[1]);
-    close_fd(ready_[0]);
-  }
-
-  void arrive_and_wait() {
-    const char ready = 'r';
-    while (::write(ready_[1], &ready, 1) < 0 && errno == EINTR) {
-    }
-    close_fd(ready_[1]);
-    char go = 0;
-    while (::read(go_[0], &go, 1) < 0 && errno == EINTR) {
-    }
-    close_fd(go_[0]);
-  }
-
-  // Returns false if fewer than `count` children became ready within `timeout` (some died);
-  // the gate opens in any case so that no child waits forever.
-  bool release(int count, std::chrono::seconds timeout) {
-    close_fd(ready_[1]);
-    close_fd(go_[0]);
-    int arrived = 0;
-    const auto deadline = Clock::now() + timeout;
-    while (arrived < count && Clock::now() < deadline) {
-      pollfd fd{ready_[0], POLLIN, 0};
-      const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-      if (::poll(&fd, 1, static_cast<int>(std::max<long>(left.count(), 1))) <= 0) continue;
-      char buffer[16];
-      const ssize_t n = ::read(ready_[0], buffer, sizeof buffer);
-      if (n == 0) break;  // every child has closed its end: the missing ones died
-      if (n > 0) arrived += static_cast<int>(n);
-    }
-    close_fd(go_[1]);
-    return arrived == count;
-  }
-
- private:
-  static void close_fd(int& fd) {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
-
-  int ready_[2] = {-1, -1};
-  int go_[2] = {-1, -1};
-};
 
 // Checks what every test leaves behind in a registry directory nobody has open.
 void expect_no_leftovers(const fs::path& dir, const std::set<std::string>& artifact_paths) {
