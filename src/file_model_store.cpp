@@ -5,8 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <fstream>
+#include <functional>
+#include <system_error>
 
 #include "modelreg/error.hpp"
 #include "modelreg/validation.hpp"
@@ -30,6 +33,39 @@ bool is_valid_name(const std::string& name, void (*validate)(std::string_view)) 
   } catch (const InvalidArgumentError&) {
     return false;  // not one of ours: listing skips it
   }
+}
+
+bool vanished(const std::error_code& ec) {
+  return ec == std::errc::no_such_file_or_directory || ec == std::errc::not_a_directory;
+}
+
+// Calls `visit` with every entry below `directory` that is not a directory (symlinks are not
+// followed). A directory removed meanwhile (by a deletion or garbage collection) is skipped; any
+// other error throws StorageError.
+void for_each_file_below(const fs::path& directory,
+                         const std::function<void(const fs::path&)>& visit) {
+  std::error_code ec;
+  for (fs::directory_iterator it(directory, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code status_ec;
+    const fs::file_status status = it->symlink_status(status_ec);
+    if (status_ec) {
+      if (vanished(status_ec)) continue;
+      ec = status_ec;
+      break;
+    }
+    if (fs::is_directory(status)) {
+      for_each_file_below(it->path(), visit);
+    } else {
+      visit(it->path());
+    }
+  }
+  if (ec && !vanished(ec)) {
+    throw StorageError(fmt::format("cannot list '{}': {}", directory.string(), ec.message()));
+  }
+}
+
+bool has_temporary_name(const fs::path& path) {
+  return path.filename().string().rfind(detail::kTempPrefix, 0) == 0;
 }
 
 }  // namespace
@@ -89,31 +125,37 @@ bool FileModelStore::delete_impl(const std::string& path) {
   // The version directory belongs to this (model, version) alone, so removing it when empty
   // cannot race with another writer; the model directory is shared and stays.
   if (::rmdir(version_dir.c_str()) == 0) {
-    detail::fsync_directory(version_dir.parent_path());
-  } else if (fs::is_directory(version_dir, ec)) {
-    detail::fsync_directory(version_dir);
+    // Garbage collection may have taken the model directory, empty now, meanwhile.
+    detail::fsync_directory_if_present(version_dir.parent_path());
+  } else {
+    detail::fsync_directory_if_present(version_dir);
   }
   return deleted;
 }
 
 std::vector<std::string> FileModelStore::list_impl() const {
   std::vector<std::string> paths;
+  const auto fail = [&](const fs::path& directory, const std::error_code& ec) {
+    throw StorageError(fmt::format("cannot list store '{}': {}", directory.string(), ec.message()));
+  };
   std::error_code ec;
-  for (const auto& model : fs::directory_iterator(base_path_, ec)) {
-    const std::string name = model.path().filename().string();
-    if (!model.is_directory() || !is_valid_name(name, validate_model_name)) continue;
-    for (const auto& version : fs::directory_iterator(model.path(), ec)) {
-      const std::string v = version.path().filename().string();
-      if (!version.is_directory() || !is_valid_name(v, validate_version)) continue;
-      if (fs::is_regular_file(version.path() / "model.bin")) {
+  for (fs::directory_iterator model(base_path_, ec), end; !ec && model != end;
+       model.increment(ec)) {
+    const std::string name = model->path().filename().string();
+    if (!model->is_directory() || !is_valid_name(name, validate_model_name)) continue;
+    // A model directory removed meanwhile (its last version deleted) holds no artifact.
+    std::error_code model_ec;
+    for (fs::directory_iterator version(model->path(), model_ec); !model_ec && version != end;
+         version.increment(model_ec)) {
+      const std::string v = version->path().filename().string();
+      if (!version->is_directory() || !is_valid_name(v, validate_version)) continue;
+      if (fs::is_regular_file(version->path() / "model.bin")) {
         paths.push_back(name + "/" + v + "/model.bin");
       }
     }
+    if (model_ec && !vanished(model_ec)) fail(model->path(), model_ec);
   }
-  if (ec) {
-    throw StorageError(
-        fmt::format("cannot list store '{}': {}", base_path_.string(), ec.message()));
-  }
+  if (ec) fail(base_path_, ec);
   return paths;
 }
 
@@ -124,17 +166,39 @@ std::optional<std::string> FileModelStore::relative_path_impl(std::string_view a
   return relative.generic_string();
 }
 
-std::size_t FileModelStore::remove_temporary_files() {
-  return detail::public_call("remove_temporary_files", [&] {
-    std::size_t removed = 0;
-    std::error_code ec;
-    for (auto it = fs::recursive_directory_iterator(base_path_, ec);
-         it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (ec) break;
-      if (it->is_regular_file() && detail::remove_if_abandoned(it->path())) ++removed;
-    }
+std::vector<FileModelStore::TemporaryFile> FileModelStore::list_abandoned_temporary_files() const {
+  return detail::public_call("list_abandoned_temporary_files", [&] {
+    std::vector<TemporaryFile> files;
+    for_each_file_below(base_path_, [&](const fs::path& path) {
+      if (!has_temporary_name(path)) return;
+      if (const auto bytes = detail::abandoned_temporary_file_size(path)) {
+        files.push_back(TemporaryFile{path, *bytes});
+      }
+    });
+    std::sort(files.begin(), files.end(),
+              [](const TemporaryFile& a, const TemporaryFile& b) { return a.path < b.path; });
+    return files;
+  });
+}
+
+std::vector<FileModelStore::TemporaryFile> FileModelStore::remove_abandoned_temporary_files() {
+  return detail::public_call("remove_abandoned_temporary_files", [&] {
+    std::vector<TemporaryFile> removed;
+    for_each_file_below(base_path_, [&](const fs::path& path) {
+      std::uint64_t bytes = 0;
+      if (has_temporary_name(path) && detail::remove_if_abandoned(path, &bytes)) {
+        removed.push_back(TemporaryFile{path, bytes});
+      }
+    });
+    std::sort(removed.begin(), removed.end(),
+              [](const TemporaryFile& a, const TemporaryFile& b) { return a.path < b.path; });
     return removed;
   });
+}
+
+std::size_t FileModelStore::remove_temporary_files() {
+  return detail::public_call("remove_temporary_files",
+                             [&] { return remove_abandoned_temporary_files().size(); });
 }
 
 }  // namespace modelreg

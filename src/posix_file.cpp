@@ -52,6 +52,16 @@ void fsync_directory(const std::filesystem::path& directory) {
   fsync_fd(fd.get(), directory);
 }
 
+bool fsync_directory_if_present(const std::filesystem::path& directory) {
+  UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT || errno == ENOTDIR) return false;
+    throw_errno("cannot open directory", directory);
+  }
+  fsync_fd(fd.get(), directory);
+  return true;
+}
+
 std::filesystem::path absolute_path(const std::filesystem::path& path, std::string_view what) {
   std::error_code ec;
   std::filesystem::path absolute = std::filesystem::absolute(path, ec);
@@ -62,19 +72,51 @@ std::filesystem::path absolute_path(const std::filesystem::path& path, std::stri
   return absolute.lexically_normal();
 }
 
-void create_directories_durably(const std::filesystem::path& directory) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(directory, ec)) return;
+namespace {
+
+// How often a file or directory is created again when its parent directory vanishes meanwhile
+// (garbage collection removes empty directories); only a pathological race needs more than one.
+constexpr int kVanishedParentRetries = 64;
+
+// Creates `directory` and any missing parents, without syncing anything, and appends each one
+// it created to `created`. No fsync between two mkdirs: a new directory is empty, and garbage
+// collection may take it, until the next one (or the file) is made in it.
+void make_directories(const std::filesystem::path& directory,
+                      std::vector<std::filesystem::path>& created) {
   const auto parent = directory.parent_path();
-  if (!parent.empty() && parent != directory) create_directories_durably(parent);
-  if (::mkdir(directory.c_str(), 0777) != 0) {
+  for (int attempt = 1;; ++attempt) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(directory, ec)) return;
+    if (!parent.empty() && parent != directory) make_directories(parent, created);
+    if (::mkdir(directory.c_str(), 0777) == 0) {
+      created.push_back(directory);
+      return;
+    }
     if (errno == EEXIST) {
       if (std::filesystem::is_directory(directory, ec)) return;
       throw StorageError(fmt::format("'{}' exists and is not a directory", directory.string()));
     }
-    throw_errno("cannot create directory", directory);
+    if (errno != ENOENT || attempt == kVanishedParentRetries) {
+      throw_errno("cannot create directory", directory);
+    }
   }
-  if (!parent.empty()) fsync_directory(parent);
+}
+
+// Makes the entries of the `created` directories durable (fsync of each one's parent). A parent
+// gone again already took its new directory with it: the caller's next step there finds out.
+void sync_created(const std::vector<std::filesystem::path>& created) {
+  for (const auto& directory : created) {
+    const auto parent = directory.parent_path();
+    if (!parent.empty()) fsync_directory_if_present(parent);
+  }
+}
+
+}  // namespace
+
+void create_directories_durably(const std::filesystem::path& directory) {
+  std::vector<std::filesystem::path> created;
+  make_directories(directory, created);
+  sync_created(created);
 }
 
 std::string random_suffix() {
@@ -114,15 +156,25 @@ void write_file_atomically(const std::filesystem::path& target, std::istream& in
                            const std::function<void()>& before_rename) {
   // A bare file name lives in the current directory.
   const auto directory = target.has_parent_path() ? target.parent_path() : ".";
-  create_directories_durably(directory);
+  std::vector<std::filesystem::path> created;
+  make_directories(directory, created);
   std::filesystem::path temp;
   UniqueFd fd;
   // Between open and flock a recovering process may take the new file for an abandoned one
   // and unlink it (under its lock); then this writer sees no link left and starts over.
+  // An empty directory may be removed by garbage collection until the temporary file is in it:
+  // then it is created again.
+  int vanished = 0;
   for (;;) {
     temp = directory / (kTempPrefix + target.filename().string() + "-" + random_suffix());
     fd = UniqueFd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
-    if (!fd.valid()) throw_errno("cannot create", temp);
+    if (!fd.valid()) {
+      if (errno == ENOENT && ++vanished < kVanishedParentRetries) {
+        make_directories(directory, created);
+        continue;
+      }
+      throw_errno("cannot create", temp);
+    }
     if (::flock(fd.get(), LOCK_EX) != 0) {
       ::unlink(temp.c_str());
       throw_errno("cannot lock", temp);
@@ -135,6 +187,9 @@ void write_file_atomically(const std::filesystem::path& target, std::istream& in
     if (status.st_nlink > 0) break;
   }
   try {
+    // Now that the temporary file keeps them from being taken as empty, the new directories are
+    // made durable, before the artifact can be.
+    sync_created(created);
     std::vector<char> buffer(std::size_t{1} << 20);
     while (in.good()) {
       in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
@@ -156,18 +211,49 @@ void write_file_atomically(const std::filesystem::path& target, std::istream& in
   fsync_directory(directory);
 }
 
-bool remove_if_abandoned(const std::filesystem::path& path) {
-  if (path.filename().string().rfind(kTempPrefix, 0) != 0) return false;
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd.valid()) return false;
+namespace {
+
+// Opens `path` if it is a temporary file whose writer is gone, and returns it locked (LOCK_EX)
+// with its size; an invalid descriptor otherwise.
+UniqueFd lock_abandoned(const std::filesystem::path& path, std::uint64_t& size) {
+  if (path.filename().string().rfind(kTempPrefix, 0) != 0) return UniqueFd();
+  // O_NONBLOCK: a FIFO under such a name must not make the open wait for a writer.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  if (!fd.valid()) return UniqueFd();
   // A writer holds LOCK_EX until it has renamed or removed its file; getting the lock means it
-  // is gone. Unlink while holding the lock (see write_file_atomically).
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return false;
+  // is gone.
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return UniqueFd();
+  struct stat status {};
+  if (::fstat(fd.get(), &status) != 0 || !S_ISREG(status.st_mode)) return UniqueFd();
+  size = static_cast<std::uint64_t>(status.st_size);
+  return fd;
+}
+
+}  // namespace
+
+bool remove_if_abandoned(const std::filesystem::path& path, std::uint64_t* bytes) {
+  std::uint64_t size = 0;
+  const UniqueFd fd = lock_abandoned(path, size);
+  if (!fd.valid()) return false;
+  // Unlink while holding the lock (see write_file_atomically).
   if (::unlink(path.c_str()) != 0) {
     if (errno == ENOENT) return false;
     throw_errno("cannot remove abandoned temporary file", path);
   }
+  if (bytes != nullptr) *bytes = size;
   return true;
+}
+
+std::optional<std::uint64_t> abandoned_temporary_file_size(const std::filesystem::path& path) {
+  std::uint64_t size = 0;
+  if (!lock_abandoned(path, size).valid()) return std::nullopt;
+  return size;  // the descriptor, and with it the lock, is gone again
+}
+
+bool remove_directory_if_empty(const std::filesystem::path& directory) {
+  if (::rmdir(directory.c_str()) == 0) return true;
+  if (errno == ENOTEMPTY || errno == EEXIST || errno == ENOENT) return false;
+  throw_errno("cannot remove directory", directory);
 }
 
 }  // namespace modelreg::detail

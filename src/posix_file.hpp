@@ -4,9 +4,11 @@
 // write-temporary / fsync / rename / fsync-directory sequence that makes a file appear whole or
 // not at all after a crash.
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -38,6 +40,9 @@ class UniqueFd {
 // fsync of a file descriptor / of a directory, so that a rename or creation in it is durable.
 void fsync_fd(int fd, const std::filesystem::path& path_for_errors);
 void fsync_directory(const std::filesystem::path& directory);
+// As fsync_directory, but a directory that no longer exists (removed meanwhile, e.g. by garbage
+// collection), or is no directory, is not an error: returns false then.
+bool fsync_directory_if_present(const std::filesystem::path& directory);
 
 // `path` made absolute against the current directory and lexically normal, so that it keeps
 // naming the same file if the process changes its working directory later. Throws StorageError
@@ -45,7 +50,8 @@ void fsync_directory(const std::filesystem::path& directory);
 std::filesystem::path absolute_path(const std::filesystem::path& path, std::string_view what);
 
 // Creates `directory` and any missing parents, fsyncing the parent of each created one so the
-// new entries survive a power loss. Throws StorageError.
+// new entries survive a power loss. A parent that another process removes meanwhile (an empty
+// directory garbage collection took) is created again. Throws StorageError.
 void create_directories_durably(const std::filesystem::path& directory);
 
 // A random suffix for temporary names: 16 hex digits.
@@ -59,12 +65,26 @@ inline constexpr const char* kTempPrefix = ".tmp-";
 // file is locked (flock) while it is written, so that remove_if_abandoned can tell a live
 // writer's file from a dead one's. On failure the temporary file is removed and StorageError is
 // thrown; `target` is untouched. `before_rename`, if given, runs once the bytes are durable and
-// may throw to abandon the write (e.g. when their checksum does not match).
+// may throw to abandon the write (e.g. when their checksum does not match). Target's directory
+// may be removed by another process while it is empty (before the temporary file exists): it is
+// created again.
 void write_file_atomically(const std::filesystem::path& target, std::istream& in,
                            const std::function<void()>& before_rename = {});
 
-// Removes `path` if it is a temporary file whose writer is gone (no lock held on it). Returns
-// true if it removed it. Safe against a writer that is just creating the file.
-bool remove_if_abandoned(const std::filesystem::path& path);
+// Removes `path` if it is a temporary file (a regular file named kTempPrefix...) whose writer is
+// gone (no lock held on it). Returns true if it removed it, and then its size in `*bytes` if
+// `bytes` is given. Safe against a writer that is just creating the file. Throws StorageError if
+// it cannot be removed.
+bool remove_if_abandoned(const std::filesystem::path& path, std::uint64_t* bytes = nullptr);
+
+// The size of `path` if it is a temporary file whose writer is gone (what remove_if_abandoned
+// would remove), nullopt otherwise. Changes nothing: the lock is taken only to test it, and
+// released at once (a writer that is just creating the file waits for that instant).
+std::optional<std::uint64_t> abandoned_temporary_file_size(const std::filesystem::path& path);
+
+// Removes `directory` if it is empty (rmdir). Returns false if it is not empty or no longer
+// exists, which is harmless when another process just created a file in it or removed it.
+// Throws StorageError for any other failure.
+bool remove_directory_if_empty(const std::filesystem::path& directory);
 
 }  // namespace modelreg::detail

@@ -1,7 +1,10 @@
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "modelreg/model_store.hpp"
 
@@ -27,9 +30,26 @@ class FileModelStore final : public ModelStore {
   // The file an artifact path maps to. Throws InvalidArgumentError for a path outside the store.
   std::filesystem::path resolve(std::string_view path) const;
 
-  // Removes temporary files left by writers that were killed mid-save. Safe while other threads
-  // or processes are saving: a writer holds an exclusive lock on its temporary file, and only
-  // unlocked ones are removed. Returns the number of files removed.
+  // A temporary file of a save (named ".tmp-..." beside its artifact) and its size.
+  struct TemporaryFile {
+    std::filesystem::path path;  // absolute
+    std::uint64_t bytes = 0;
+  };
+
+  // The temporary files, anywhere below base_path, of writers that were killed mid-save: what
+  // remove_abandoned_temporary_files would remove now. Changes nothing: a writer holds an
+  // exclusive lock (flock) on its temporary file while it saves, and a file is listed only if
+  // that lock can be taken (it is released at once). Sorted by path. Throws StorageError if a
+  // directory cannot be read.
+  std::vector<TemporaryFile> list_abandoned_temporary_files() const;
+
+  // Removes the temporary files of writers that were killed mid-save and returns them. Safe while
+  // other threads or processes are saving: only files whose lock can be taken are removed, and
+  // under that lock. Throws StorageError if a directory cannot be read or a file removed (the
+  // files removed so far stay removed).
+  std::vector<TemporaryFile> remove_abandoned_temporary_files();
+
+  // As remove_abandoned_temporary_files; returns the number of files removed.
   std::size_t remove_temporary_files();
 
  private:

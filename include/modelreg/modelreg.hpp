@@ -10,6 +10,7 @@
 #include "modelreg/in_memory_metadata_store.hpp"
 #include "modelreg/in_memory_model_store.hpp"
 #include "modelreg/logging.hpp"
+#include "modelreg/maintenance.hpp"
 #include "modelreg/metadata_store.hpp"
 #include "modelreg/model_event.hpp"
 #include "modelreg/model_framework.hpp"
