@@ -36,3 +36,13 @@ find_package(OpenSSL 1.1 REQUIRED COMPONENTS Crypto)
 if(MODELREG_SQLITE)
   find_package(SQLite3 REQUIRED)
 endif()
+
+# Export and import of models (Debian: libarchive-dev).
+if(MODELREG_ARCHIVE)
+  find_package(LibArchive 3.3 REQUIRED)
+endif()
+
+# The command-line tool (Debian: libcli11-dev).
+if(MODELREG_BUILD_TOOLS)
+  find_package(CLI11 2.1 CONFIG REQUIRED)
+endif()

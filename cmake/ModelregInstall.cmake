@@ -1,6 +1,6 @@
 # Install rules and the CMake package of modelreg (included when MODELREG_INSTALL is ON).
 #
-#   find_package(modelreg 0.1 CONFIG REQUIRED [COMPONENTS sqlite])
+#   find_package(modelreg 0.1 CONFIG REQUIRED [COMPONENTS sqlite archive])
 #   target_link_libraries(app PRIVATE modelreg::modelreg modelreg::sqlite)
 #
 # Works for static and shared builds (BUILD_SHARED_LIBS). The build tree is exported too, so a
@@ -39,6 +39,13 @@ if(TARGET modelreg_sqlite)
   set(_modelreg_has_sqlite TRUE)  # read by modelregConfig.cmake.in
 else()
   set(_modelreg_has_sqlite FALSE)
+endif()
+
+if(TARGET modelreg_archive)
+  list(APPEND _modelreg_targets modelreg_archive)
+  set(_modelreg_has_archive TRUE)  # read by modelregConfig.cmake.in
+else()
+  set(_modelreg_has_archive FALSE)
 endif()
 
 install(TARGETS ${_modelreg_targets}
@@ -93,6 +100,7 @@ export(EXPORT modelregTargets
 
 unset(_modelreg_targets)
 unset(_modelreg_has_sqlite)
+unset(_modelreg_has_archive)
 unset(_modelreg_dep)
 unset(_modelreg_dep_imported)
 unset(_modelreg_compatibility)

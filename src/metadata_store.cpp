@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <set>
 #include <type_traits>
 
 #include "modelreg/error.hpp"
@@ -147,6 +148,63 @@ ModelVersion MetadataStore::publish_version(std::string_view model_name, std::st
     validate_owner(owner);
     validate_audit(audit);
     return publish_version_impl(model_name, version, owner, artifact, now, audit);
+  });
+}
+
+void MetadataStore::import_model(const ModelImport& import, std::string_view owner,
+                                 const Audit& audit) {
+  detail::public_call("import_model", [&] {
+    validate_model_name(import.model_name);
+    validate_owner(owner);
+    validate_audit(audit);
+    validate_description(import.description);
+    validate_utf8(import.description, "model description");
+    for (const auto& [key, value] : import.tags) validate_tag_text(key, value);
+    std::set<std::string_view> versions;
+    std::set<std::string_view> aliases;
+    std::size_t production = 0;
+    for (const ModelVersion& version : import.versions) {
+      if (version.model_name != import.model_name) {
+        throw InvalidArgumentError(
+            fmt::format("cannot import {} into model {}", version.full_name(), import.model_name));
+      }
+      validate_key(version.model_name, version.version);
+      validate_stage(version.stage);
+      validate_framework(version.framework);
+      for (const auto& [key, value] : version.tags) validate_tag_text(key, value);
+      validate_description(version.description);
+      if (!version.parameters.is_object()) {
+        throw InvalidArgumentError(
+            fmt::format("parameters of {} must be a JSON object", version.full_name()));
+      }
+      if (!versions.insert(version.version).second) {
+        throw InvalidArgumentError(
+            fmt::format("the import has version {} twice", version.full_name()));
+      }
+      if (version.stage == ModelStage::Production && ++production > 1) {
+        throw InvalidArgumentError(fmt::format(
+            "the import of model {} has more than one Production version", import.model_name));
+      }
+      for (const std::string& alias : version.aliases) {
+        validate_alias(alias);
+        if (!aliases.insert(alias).second) {
+          throw InvalidArgumentError(
+              fmt::format("the import of model {} has alias '{}' twice", import.model_name, alias));
+        }
+      }
+    }
+    for (const ModelEvent& event : import.events) {
+      if (event.model_name != import.model_name) {
+        throw InvalidArgumentError(fmt::format("cannot import an event of model {} into model {}",
+                                               event.model_name, import.model_name));
+      }
+      validate_audit(Audit{event.actor, event.reason});
+      validate_utf8(event.version, "event version");
+      validate_utf8(event.key, "event key");
+      if (event.old_value) validate_utf8(*event.old_value, "event old value");
+      if (event.new_value) validate_utf8(*event.new_value, "event new value");
+    }
+    import_model_impl(import, owner, audit);
   });
 }
 

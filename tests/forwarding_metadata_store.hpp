@@ -52,6 +52,10 @@ class ForwardingMetadataStore : public MetadataStore {
                                                                    const Audit& audit) override {
     return inner_->begin_delete_model(name, owner, now, audit);
   }
+  void import_model_impl(const ModelImport& import, std::string_view owner,
+                         const Audit& audit) override {
+    inner_->import_model(import, owner, audit);
+  }
   std::vector<PendingVersion> list_pending_impl() const override { return inner_->list_pending(); }
   bool claim_pending_impl(std::string_view name, std::string_view version,
                           std::string_view expected_owner, std::string_view new_owner) override {

@@ -3,7 +3,8 @@
 // The MetadataStore conformance suite, which every catalog backend must pass: a fixture with a
 // factory per backend. The suite's tests are in metadata_store_conformance_test.cpp (versions,
 // reservations, stages, lookups), catalog_lifecycle_conformance_test.cpp (aliases, tags,
-// descriptions, model deletion, history) and catalog_search_conformance_test.cpp (search). A new
+// descriptions, model deletion, history), catalog_search_conformance_test.cpp (search) and
+// catalog_import_conformance_test.cpp (import_model). A new
 // backend joins in one line, in metadata_store_conformance_backends.cpp (or a file of its own):
 //
 //   INSTANTIATE_TEST_SUITE_P(MyBackend, MetadataStoreConformance,

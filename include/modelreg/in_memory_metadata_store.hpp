@@ -34,6 +34,8 @@ class InMemoryMetadataStore final : public MetadataStore {
                                                                    std::string_view owner,
                                                                    Timestamp now,
                                                                    const Audit& audit) override;
+  void import_model_impl(const ModelImport& import, std::string_view owner,
+                         const Audit& audit) override;
   std::vector<PendingVersion> list_pending_impl() const override;
   bool claim_pending_impl(std::string_view model_name, std::string_view version,
                           std::string_view expected_owner, std::string_view new_owner) override;

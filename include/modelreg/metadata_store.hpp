@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -33,6 +34,20 @@ struct PendingVersion {
   std::string owner;
   std::optional<std::string> artifact_path;
   Timestamp since{};
+};
+
+// A model as another registry had it, for MetadataStore::import_model (see model_archive.hpp).
+struct ModelImport {
+  std::string model_name;
+  std::string description;                  // the model's (kept where the target has its own)
+  std::map<std::string, std::string> tags;  // the model's (likewise, key by key)
+  // When the model was created, for a model new to the target (zero: its first version's).
+  Timestamp created_at{};
+  // In registration order, each reserved for the importing writer (create_version), as they
+  // are to become visible: stage, aliases, artifact, metrics, tags, created_at, updated_at.
+  std::vector<ModelVersion> versions;
+  // The source's history of the model, oldest first; `sequence` is ignored (renumbered).
+  std::vector<ModelEvent> events;
 };
 
 // A writer registered with a catalog (see MetadataStore::acquire_writer_lease): its owner name
@@ -138,6 +153,21 @@ class MetadataStore {
   std::optional<std::vector<ModelVersion>> begin_delete_model(std::string_view model_name,
                                                               std::string_view owner, Timestamp now,
                                                               const Audit& audit = {});
+
+  // Makes the versions of `import`, each reserved by `owner` (create_version, which stored their
+  // framework, metrics, parameters, tags and description), visible with the stage, aliases,
+  // artifact, created_at and updated_at given here (a created_at earlier than the target's
+  // latest version is raised to it, as in create_version), after the model's versions, and appends
+  // `import.events` to the history with new sequence numbers, the rest of each event as given:
+  // one step. Nothing else is recorded; a version without a VersionRegistered among the events
+  // gets one (at its created_at, with `audit`). The model's description and each of its tags
+  // are taken from `import` only where the target has none, so nothing is overwritten. Throws
+  // FailedPreconditionError if `owner` does not hold every reservation, the model is being
+  // deleted, or both the target and `import` have a Production version; AlreadyExistsError if
+  // the target model has one of the aliases; InvalidArgumentError for a malformed import (two
+  // Production versions, a duplicate version or alias, an event or version of another model).
+  // Nothing changes on any error.
+  void import_model(const ModelImport& import, std::string_view owner, const Audit& audit = {});
 
   // Every reservation, oldest first (for crash recovery).
   std::vector<PendingVersion> list_pending() const;
@@ -261,6 +291,8 @@ class MetadataStore {
                                   std::string_view owner, const Audit& audit) = 0;
   virtual std::optional<std::vector<ModelVersion>> begin_delete_model_impl(
       std::string_view model_name, std::string_view owner, Timestamp now, const Audit& audit) = 0;
+  virtual void import_model_impl(const ModelImport& import, std::string_view owner,
+                                 const Audit& audit) = 0;
   virtual std::vector<PendingVersion> list_pending_impl() const = 0;
   virtual bool claim_pending_impl(std::string_view model_name, std::string_view version,
                                   std::string_view expected_owner, std::string_view new_owner) = 0;

@@ -62,6 +62,8 @@ class SqliteMetadataStore final : public MetadataStore {
   ModelVersion publish_version_impl(std::string_view model_name, std::string_view version,
                                     std::string_view owner, const ArtifactInfo& artifact,
                                     Timestamp now, const Audit& audit) override;
+  void import_model_impl(const ModelImport& import, std::string_view owner,
+                         const Audit& audit) override;
   bool release_version_impl(std::string_view model_name, std::string_view version,
                             std::string_view owner, const Audit& audit) override;
   std::optional<ModelVersion> begin_delete_impl(std::string_view model_name,

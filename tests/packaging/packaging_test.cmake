@@ -58,6 +58,7 @@ if(ACTION STREQUAL "install")
   run_step("configure modelreg"
     "${CMAKE_COMMAND}" --fresh -S "${MODELREG_PKG_SOURCE_DIR}" -B "${build_dir}" ${configure_args}
     -DMODELREG_BUILD_TESTS=OFF -DMODELREG_BUILD_EXAMPLES=OFF -DMODELREG_BUILD_BENCHMARKS=OFF
+    -DMODELREG_BUILD_TOOLS=OFF
     -DMODELREG_INSTALL=ON "-DMODELREG_SQLITE=${MODELREG_PKG_SQLITE}")
   run_step("build modelreg" "${CMAKE_COMMAND}" --build "${build_dir}" ${build_args})
   file(REMOVE_RECURSE "${prefix}")

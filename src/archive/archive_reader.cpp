@@ -1,0 +1,89 @@
+#include "archive/archive_reader.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <system_error>
+
+#include "modelreg/error.hpp"
+
+namespace modelreg::detail {
+
+ArchiveReader::ArchiveReader(const std::filesystem::path& path)
+    : archive_(archive_read_new()), path_(path) {
+  if (archive_ == nullptr) throw StorageError("libarchive: out of memory");
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  if (!std::filesystem::exists(status)) {
+    archive_read_free(archive_);
+    throw NotFoundError(fmt::format("archive '{}' does not exist", path.string()));
+  }
+  if (!std::filesystem::is_regular_file(status)) {
+    archive_read_free(archive_);
+    throw InvalidArgumentError(fmt::format("archive '{}' is not a regular file", path.string()));
+  }
+  if (archive_read_support_format_tar(archive_) != ARCHIVE_OK ||
+      archive_read_support_filter_none(archive_) != ARCHIVE_OK ||
+      archive_read_support_filter_gzip(archive_) != ARCHIVE_OK ||
+      archive_read_support_filter_zstd(archive_) != ARCHIVE_OK) {
+    const std::string message = archive_error_string(archive_);
+    archive_read_free(archive_);
+    throw StorageError(fmt::format("libarchive cannot read tar archives: {}", message));
+  }
+  if (archive_read_open_filename(archive_, path.c_str(), 1 << 20) != ARCHIVE_OK) {
+    const char* message = archive_error_string(archive_);
+    const std::string text = message != nullptr ? message : "unknown error";
+    const bool not_tar = archive_errno(archive_) == EILSEQ;  // libarchive's "file format" errno
+    archive_read_free(archive_);
+    if (not_tar) {
+      throw InvalidArgumentError(
+          fmt::format("'{}' is not a modelreg archive (a tar file): {}", path.string(), text));
+    }
+    throw StorageError(fmt::format("cannot open archive '{}': {}", path.string(), text));
+  }
+}
+
+ArchiveReader::~ArchiveReader() {
+  archive_read_free(archive_);
+}
+
+void ArchiveReader::fail(const char* what, bool damaged) const {
+  const char* message = archive_error_string(archive_);
+  const std::string text = fmt::format("archive '{}': {}: {}", path_.string(), what,
+                                       message != nullptr ? message : "unknown error");
+  if (damaged) throw DataLossError(text);
+  throw InvalidArgumentError(text);
+}
+
+std::optional<ArchiveReader::Entry> ArchiveReader::next() {
+  archive_entry* header = nullptr;
+  const int rc = archive_read_next_header(archive_, &header);
+  const bool first = first_;
+  first_ = false;
+  if (rc == ARCHIVE_EOF) return std::nullopt;
+  if (rc != ARCHIVE_OK) {
+    // A file that does not even start like an archive is the caller's mistake; one that
+    // breaks off later is damaged.
+    fail(first ? "not a modelreg archive (no tar header)" : "damaged entry header", !first);
+  }
+  Entry entry;
+  const char* name = archive_entry_pathname(header);
+  entry.name = name != nullptr ? name : "";
+  entry.regular_file = archive_entry_filetype(header) == AE_IFREG;
+  entry.is_link =
+      archive_entry_hardlink(header) != nullptr || archive_entry_symlink(header) != nullptr;
+  if (archive_entry_size_is_set(header) != 0 && archive_entry_size(header) >= 0) {
+    entry.size = static_cast<std::uint64_t>(archive_entry_size(header));
+  }
+  return entry;
+}
+
+std::size_t ArchiveReader::read(void* data, std::size_t size) {
+  const la_ssize_t got = archive_read_data(archive_, data, size);
+  if (got < 0) fail("damaged entry data", true);
+  return static_cast<std::size_t>(got);
+}
+
+}  // namespace modelreg::detail
