@@ -50,6 +50,16 @@ std::optional<double> ModelMetrics::get(const std::string& name) const {
   return std::nullopt;
 }
 
+void ModelMetrics::set(const std::string& name, double value) {
+  for (const auto& [standard, field] : kStandardMetrics) {
+    if (name == standard) {
+      this->*field = value;
+      return;
+    }
+  }
+  custom[name] = value;
+}
+
 bool operator==(const ModelMetrics& a, const ModelMetrics& b) {
   return a.accuracy == b.accuracy && a.precision == b.precision && a.recall == b.recall &&
          a.f1_score == b.f1_score && a.auc_roc == b.auc_roc && a.mse == b.mse && a.mae == b.mae &&

@@ -74,6 +74,20 @@ TEST(ModelMetricsTest, CustomEntryWithAStandardNameWinsAsInTheSeed) {
   EXPECT_FALSE(m.get("mse").has_value());
 }
 
+TEST(ModelMetricsTest, SetFillsTheStandardFieldOrACustomMetric) {
+  ModelMetrics m;
+  m.set("auc_roc", 0.97);
+  m.set("latency_ms", 3.5);
+  m.set("mae", 0.1);
+  EXPECT_EQ(m.auc_roc, 0.97);
+  EXPECT_EQ(m.mae, 0.1);
+  EXPECT_EQ(m.custom, (std::map<std::string, double>{{"latency_ms", 3.5}}));
+  EXPECT_EQ(m.get("latency_ms"), 3.5);
+  m.set("auc_roc", 0.5);  // replaces
+  EXPECT_EQ(m.auc_roc, 0.5);
+  EXPECT_TRUE(m.custom.count("auc_roc") == 0);
+}
+
 TEST(ModelMetricsTest, JsonRoundTripKeepsStandardAndCustomApart) {
   ModelMetrics m;
   m.accuracy = 0.25;

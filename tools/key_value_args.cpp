@@ -53,24 +53,7 @@ ModelMetrics parse_metrics(const std::vector<std::string>& args) {
     insert_once(values, std::move(key), value, "--metric");
   }
   ModelMetrics metrics;
-  const std::pair<const char*, std::optional<double> ModelMetrics::*> standard[] = {
-      {"accuracy", &ModelMetrics::accuracy},
-      {"precision", &ModelMetrics::precision},
-      {"recall", &ModelMetrics::recall},
-      {"f1_score", &ModelMetrics::f1_score},
-      {"auc_roc", &ModelMetrics::auc_roc},
-      {"mse", &ModelMetrics::mse},
-      {"mae", &ModelMetrics::mae}};
-  for (const auto& [key, value] : values) {
-    bool is_standard = false;
-    for (const auto& [name, field] : standard) {
-      if (key == name) {
-        metrics.*field = value;
-        is_standard = true;
-      }
-    }
-    if (!is_standard) metrics.custom[key] = value;
-  }
+  for (const auto& [key, value] : values) metrics.set(key, value);
   return metrics;
 }
 

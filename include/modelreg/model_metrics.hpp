@@ -26,6 +26,10 @@ struct ModelMetrics {
   // Looks a metric up by name, standard or custom; nullopt if it is not set.
   std::optional<double> get(const std::string& name) const;
 
+  // Sets a metric by name: the standard field of that name (accuracy, precision, recall,
+  // f1_score, auc_roc, mse, mae), or else a custom metric.
+  void set(const std::string& name, double value);
+
   friend bool operator==(const ModelMetrics& a, const ModelMetrics& b);
   friend bool operator!=(const ModelMetrics& a, const ModelMetrics& b) { return !(a == b); }
 };

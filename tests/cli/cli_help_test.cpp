@@ -32,6 +32,10 @@ const std::vector<std::vector<std::string>> kCommands{{"list"},
                                                       {"get"},
                                                       {"delete"},
                                                       {"watch"},
+                                                      {"export"},
+                                                      {"import"},
+                                                      {"verify"},
+                                                      {"gc"},
                                                       {"completion"},
                                                       {"completion", "bash"}};
 
