@@ -11,20 +11,13 @@
 #include <set>
 #include <thread>
 
+#include "concurrency_setups.hpp"
 #include "test_dir.hpp"
 
 namespace modelreg {
 namespace {
 
-struct Setup {
-  std::string name;
-  std::function<ModelRegistry(const std::filesystem::path&)> make;
-};
-
-// Test names show the parameter's name, not its bytes.
-void PrintTo(const Setup& param, std::ostream* os) {
-  *os << param.name;
-}
+using testing::Setup;
 
 class ConcurrencyTest : public ::testing::TestWithParam<Setup> {};
 
@@ -190,28 +183,8 @@ TEST_P(ConcurrencyTest, CreatedAtFollowsRegistrationOrderUnderConcurrentRegistra
   EXPECT_EQ(registry.get_model("m")->latest_version(), registry.get_latest("m"));
 }
 
-std::vector<Setup> setups() {
-  std::vector<Setup> result{
-      {"InMemory", [](const std::filesystem::path&) { return ModelRegistry(); }},
-      {"FileStore",
-       [](const std::filesystem::path& dir) {
-         return ModelRegistry(std::make_shared<FileModelStore>(dir / "artifacts"));
-       }},
-  };
-#ifdef MODELREG_HAVE_SQLITE
-  result.push_back({"Sqlite", [](const std::filesystem::path& dir) {
-                      OpenOptions options;
-                      options.durability = Durability::Relaxed;
-                      return ModelRegistry::open(dir, options);
-                    }});
-#endif
-  return result;
-}
-
-INSTANTIATE_TEST_SUITE_P(Registries, ConcurrencyTest, ::testing::ValuesIn(setups()),
-                         [](const ::testing::TestParamInfo<Setup>& param) {
-                           return param.param.name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Registries, ConcurrencyTest,
+                         ::testing::ValuesIn(testing::concurrency_setups()), testing::setup_name);
 
 }  // namespace
 }  // namespace modelreg

@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "alias_moves.hpp"
+#include "concurrency_setups.hpp"
 #include "event_printing.hpp"
 #include "log_capture.hpp"
 #include "modelreg/modelreg.hpp"
@@ -366,15 +367,7 @@ class StartLine {
 
 // --- registries ------------------------------------------------------------------------------
 
-struct Setup {
-  std::string name;
-  std::function<ModelRegistry(const std::filesystem::path&)> make;
-};
-
-// Test names show the parameter's name, not its bytes.
-void PrintTo(const Setup& param, std::ostream* os) {
-  *os << param.name;
-}
+using testing::Setup;
 
 class LifecycleConcurrencyTest : public ::testing::TestWithParam<Setup> {};
 
@@ -856,28 +849,8 @@ TEST_P(LifecycleConcurrencyTest, WatchesReportEveryEventOfTheirModelInOrderWhile
   EXPECT_EQ(captured.errors(), std::vector<std::string>{}) << "a callback threw, or a poll failed";
 }
 
-std::vector<Setup> setups() {
-  std::vector<Setup> result{
-      {"InMemory", [](const std::filesystem::path&) { return ModelRegistry(); }},
-      {"FileStore",
-       [](const std::filesystem::path& dir) {
-         return ModelRegistry(std::make_shared<FileModelStore>(dir / "artifacts"));
-       }},
-  };
-#ifdef MODELREG_HAVE_SQLITE
-  result.push_back({"Sqlite", [](const std::filesystem::path& dir) {
-                      OpenOptions options;
-                      options.durability = Durability::Relaxed;
-                      return ModelRegistry::open(dir, options);
-                    }});
-#endif
-  return result;
-}
-
-INSTANTIATE_TEST_SUITE_P(Registries, LifecycleConcurrencyTest, ::testing::ValuesIn(setups()),
-                         [](const ::testing::TestParamInfo<Setup>& param) {
-                           return param.param.name;
-                         });
+INSTANTIATE_TEST_SUITE_P(Registries, LifecycleConcurrencyTest,
+                         ::testing::ValuesIn(testing::concurrency_setups()), testing::setup_name);
 
 // --- changes made while a deletion is in flight ----------------------------------------------
 
