@@ -208,7 +208,10 @@ void write_file_atomically(const std::filesystem::path& target, std::istream& in
     throw;
   }
   fd.reset();
-  fsync_directory(directory);
+  // The directory can vanish only once the renamed file is gone from it again (garbage
+  // collection removing an artifact nobody references, then its empty directory): that removal
+  // came after this write, and nothing of it is left to make durable.
+  fsync_directory_if_present(directory);
 }
 
 namespace {

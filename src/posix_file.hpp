@@ -67,7 +67,8 @@ inline constexpr const char* kTempPrefix = ".tmp-";
 // thrown; `target` is untouched. `before_rename`, if given, runs once the bytes are durable and
 // may throw to abandon the write (e.g. when their checksum does not match). Target's directory
 // may be removed by another process while it is empty (before the temporary file exists): it is
-// created again.
+// created again; once the file is renamed into it, its removal (with the file) is another
+// writer's later step, not a failure of this one.
 void write_file_atomically(const std::filesystem::path& target, std::istream& in,
                            const std::function<void()>& before_rename = {});
 

@@ -549,7 +549,9 @@ TEST(DurableGcProcessTest, CollectingWhileAnotherProcessRegistersLosesNothing) {
   while (!fs::exists(outcome) && std::chrono::steady_clock::now() < deadline) {
     collect_garbage(registry, apply);
   }
-  ASSERT_TRUE(testing::exited_cleanly(children.wait(child, deadline)));
+  const bool clean = testing::exited_cleanly(children.wait(child, deadline));
+  ASSERT_TRUE(fs::exists(outcome));
+  ASSERT_TRUE(clean) << read_file(outcome);
   ASSERT_EQ(read_file(outcome), std::to_string(kCount));
   collect_garbage(registry, apply);
   expect_all_registered(registry, "p", kCount);
