@@ -39,7 +39,7 @@ CivilDate civil_from_days(std::int64_t z) {
   return {static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2), m, d};
 }
 
-[[noreturn]] void bad_timestamp(std::string_view text, const char* why) {
+[[noreturn]] void bad_timestamp(std::string_view text, std::string_view why) {
   throw InvalidArgumentError(fmt::format("invalid ISO-8601 timestamp '{}': {}", text, why));
 }
 
@@ -84,6 +84,27 @@ std::int64_t days_in_month(std::int64_t year, std::int64_t month) {
   static constexpr std::int64_t kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
   return month == 2 && leap ? 29 : kDays[month - 1];
+}
+
+// `seconds` + `nanos` since the epoch as a Timestamp, or InvalidArgumentError where the clock
+// cannot represent it (with 64-bit nanoseconds: before 1677-09-21 or after 2262-04-11).
+Timestamp to_timestamp(std::string_view text, std::int64_t seconds, std::int64_t nanos) {
+  using Duration = Timestamp::duration;
+  static_assert(Duration::period::num == 1, "the clock ticks in fractions of a second");
+  constexpr auto kTicksPerSecond = static_cast<Duration::rep>(Duration::period::den);
+  auto fraction = std::chrono::duration_cast<Duration>(std::chrono::nanoseconds(nanos)).count();
+  if (seconds < 0 && fraction > 0) {  // the earliest instants need the fraction counted down
+    ++seconds;
+    fraction -= kTicksPerSecond;
+  }
+  Duration::rep ticks = 0;
+  if (__builtin_mul_overflow(seconds, kTicksPerSecond, &ticks) ||
+      __builtin_add_overflow(ticks, fraction, &ticks)) {
+    bad_timestamp(
+        text, fmt::format("outside the range of a timestamp, {} to {}",
+                          format_timestamp(Timestamp::min()), format_timestamp(Timestamp::max())));
+  }
+  return Timestamp(Duration(ticks));
 }
 
 Timestamp parse(std::string_view text) {
@@ -155,9 +176,9 @@ Timestamp parse(std::string_view text) {
   if (pos != text.size()) bad_timestamp(text, "trailing characters");
   const std::int64_t days =
       days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  // Four-digit years keep this far inside int64; the clock's ticks may not hold it.
   const std::int64_t seconds = days * 86400 + hour * 3600 + minute * 60 + second - offset_seconds;
-  const auto since_epoch = std::chrono::seconds(seconds) + std::chrono::nanoseconds(nanos);
-  return Timestamp(std::chrono::duration_cast<Timestamp::duration>(since_epoch));
+  return to_timestamp(text, seconds, nanos);
 }
 
 }  // namespace

@@ -136,6 +136,24 @@ TEST(TimestampTest, ParseRejectsMalformedText) {
   }
 }
 
+TEST(TimestampTest, ParseRefusesTimesTheClockCannotHold) {
+  // Once wrapped silently: 9999-12-31 came back as a day in 1816, 0001-01-01 as one in 1754.
+  for (const char* outside :
+       {"9999-12-31T23:59:59Z", "0001-01-01T00:00:00Z", "2262-04-11T23:47:16.854775808Z",
+        "1677-09-21T00:12:43.145224191Z", "2262-04-11T23:47:16.854775807-00:01"}) {
+    try {
+      parse_timestamp(outside);
+      ADD_FAILURE() << outside << " was accepted";
+    } catch (const InvalidArgumentError& e) {
+      EXPECT_NE(std::string(e.what()).find("outside the range"), std::string::npos) << e.what();
+    }
+  }
+  // The first and last representable instants themselves round-trip.
+  for (const Timestamp edge : {Timestamp::min(), Timestamp::max()}) {
+    EXPECT_EQ(parse_timestamp(format_timestamp(edge)), edge) << format_timestamp(edge);
+  }
+}
+
 ModelVersion sample_version() {
   ModelVersion v;
   v.version = "1.2.0+build.7";
@@ -153,6 +171,12 @@ ModelVersion sample_version() {
   v.created_at = std::chrono::system_clock::now();
   v.updated_at = v.created_at + 1500ns;
   return v;
+}
+
+TEST(TimestampTest, AVersionWithAnOutOfRangeTimeIsRefusedNotWrapped) {
+  auto j = nlohmann::json(sample_version());
+  j["created_at"] = "9999-12-31T23:59:59Z";
+  EXPECT_THROW(j.get<ModelVersion>(), InvalidArgumentError);
 }
 
 TEST(ModelVersionTest, FullNameIsNameColonVersion) {

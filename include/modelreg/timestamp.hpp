@@ -14,7 +14,9 @@ using Timestamp = std::chrono::system_clock::time_point;
 std::string format_timestamp(Timestamp t);
 
 // Parses an ISO-8601 timestamp "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)"; a missing
-// offset means UTC. Throws InvalidArgumentError if `text` is not of that form.
+// offset means UTC. Throws InvalidArgumentError if `text` is not of that form or names a time
+// the clock cannot represent (with libstdc++'s nanoseconds: outside
+// 1677-09-21T00:12:43.145224192Z to 2262-04-11T23:47:16.854775807Z).
 Timestamp parse_timestamp(std::string_view text);
 
 }  // namespace modelreg
