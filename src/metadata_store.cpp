@@ -5,6 +5,7 @@
 #include <set>
 #include <type_traits>
 
+#include "content_rules.hpp"
 #include "modelreg/error.hpp"
 #include "modelreg/validation.hpp"
 #include "owner_lease.hpp"
@@ -64,12 +65,6 @@ void validate_utf8(std::string_view text, const char* what) {
   }
 }
 
-void validate_tag_text(std::string_view key, std::string_view value) {
-  validate_tag(key, value);
-  validate_utf8(key, "tag key");
-  validate_utf8(value, "tag value");
-}
-
 void validate_limit(std::size_t limit) {
   if (limit > kMaxSearchResults) {
     throw InvalidArgumentError(fmt::format("an event query returns at most {} events, asked for {}",
@@ -127,14 +122,10 @@ ModelVersion MetadataStore::create_version(const ModelVersion& version, std::str
     validate_key(version.model_name, version.version);
     validate_stage(version.stage);
     validate_framework(version.framework);
-    for (const auto& [key, value] : version.tags) validate_tag_text(key, value);
-    validate_description(version.description);
+    detail::validate_version_content(version);
     validate_audit(audit);
     if (version.stage == ModelStage::Production) {
       throw InvalidArgumentError("a new version cannot start in Production; promote it instead");
-    }
-    if (!version.parameters.is_object()) {
-      throw InvalidArgumentError("parameters must be a JSON object");
     }
     return create_version_impl(version, owner, audit);
   });
@@ -159,7 +150,7 @@ void MetadataStore::import_model(const ModelImport& import, std::string_view own
     validate_audit(audit);
     validate_description(import.description);
     validate_utf8(import.description, "model description");
-    for (const auto& [key, value] : import.tags) validate_tag_text(key, value);
+    for (const auto& [key, value] : import.tags) detail::validate_tag_text(key, value);
     std::set<std::string_view> versions;
     std::set<std::string_view> aliases;
     std::size_t production = 0;
@@ -171,11 +162,10 @@ void MetadataStore::import_model(const ModelImport& import, std::string_view own
       validate_key(version.model_name, version.version);
       validate_stage(version.stage);
       validate_framework(version.framework);
-      for (const auto& [key, value] : version.tags) validate_tag_text(key, value);
-      validate_description(version.description);
-      if (!version.parameters.is_object()) {
-        throw InvalidArgumentError(
-            fmt::format("parameters of {} must be a JSON object", version.full_name()));
+      try {
+        detail::validate_version_content(version);
+      } catch (const InvalidArgumentError& e) {
+        throw InvalidArgumentError(fmt::format("{}: {}", version.full_name(), e.what()));
       }
       if (!versions.insert(version.version).second) {
         throw InvalidArgumentError(
@@ -313,7 +303,7 @@ void MetadataStore::set_model_tag(std::string_view model_name, std::string_view 
                                   std::string_view value, Timestamp now, const Audit& audit) {
   detail::public_call("set_model_tag", [&] {
     validate_model_name(model_name);
-    validate_tag_text(key, value);
+    detail::validate_tag_text(key, value);
     validate_audit(audit);
     set_model_tag_impl(model_name, key, value, now, audit);
   });
@@ -344,7 +334,7 @@ ModelVersion MetadataStore::set_version_tag(std::string_view model_name, std::st
                                             Timestamp now, const Audit& audit) {
   return detail::public_call("set_version_tag", [&] {
     validate_key(model_name, version);
-    validate_tag_text(key, value);
+    detail::validate_tag_text(key, value);
     validate_audit(audit);
     auto updated = set_version_tag_impl(model_name, version, key, value, now, audit);
     if (!updated) {

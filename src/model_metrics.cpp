@@ -2,7 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "modelreg/error.hpp"
@@ -23,12 +26,29 @@ constexpr std::array<std::pair<const char*, Field>, 7> kStandardMetrics{{
     {"mae", &ModelMetrics::mae},
 }};
 
+// JSON has no NaN or infinity (nlohmann would write null): they are written as these strings,
+// as JavaScript and Python name them.
+constexpr const char* kNaN = "NaN";
+constexpr const char* kInfinity = "Infinity";
+constexpr const char* kMinusInfinity = "-Infinity";
+
+nlohmann::json metric_json(double value) {
+  if (std::isnan(value)) return kNaN;
+  if (std::isinf(value)) return value > 0 ? kInfinity : kMinusInfinity;
+  return value;
+}
+
 double metric_value(const nlohmann::json& j, const std::string& name) {
-  if (!j.is_number()) {
-    throw InvalidArgumentError(
-        fmt::format("metric '{}' must be a number, got {}", name, j.type_name()));
+  if (j.is_number()) return j.get<double>();
+  if (j.is_string()) {
+    const auto& text = j.get_ref<const std::string&>();
+    if (text == kNaN) return std::numeric_limits<double>::quiet_NaN();
+    if (text == kInfinity) return std::numeric_limits<double>::infinity();
+    if (text == kMinusInfinity) return -std::numeric_limits<double>::infinity();
   }
-  return j.get<double>();
+  throw InvalidArgumentError(
+      fmt::format("metric '{}' must be a number (or \"NaN\", \"Infinity\", \"-Infinity\"), got {}",
+                  name, j.is_string() ? j.dump() : std::string(j.type_name())));
 }
 
 }  // namespace
@@ -60,18 +80,40 @@ void ModelMetrics::set(const std::string& name, double value) {
   custom[name] = value;
 }
 
+namespace {
+
+// Equal values, or both NaN: a metric that was not computed equals itself, so that a version
+// equals its own round trip through a catalog or JSON.
+bool same_value(double a, double b) {
+  return a == b || (std::isnan(a) && std::isnan(b));
+}
+
+bool same_value(const std::optional<double>& a, const std::optional<double>& b) {
+  return a.has_value() == b.has_value() && (!a || same_value(*a, *b));
+}
+
+}  // namespace
+
 bool operator==(const ModelMetrics& a, const ModelMetrics& b) {
-  return a.accuracy == b.accuracy && a.precision == b.precision && a.recall == b.recall &&
-         a.f1_score == b.f1_score && a.auc_roc == b.auc_roc && a.mse == b.mse && a.mae == b.mae &&
-         a.custom == b.custom;
+  for (const auto& [name, field] : kStandardMetrics) {
+    (void)name;
+    if (!same_value(a.*field, b.*field)) return false;
+  }
+  return std::equal(a.custom.begin(), a.custom.end(), b.custom.begin(), b.custom.end(),
+                    [](const auto& x, const auto& y) {
+                      return x.first == y.first && same_value(x.second, y.second);
+                    });
 }
 
 void to_json(nlohmann::json& j, const ModelMetrics& metrics) {
   j = nlohmann::json::object();
   for (const auto& [name, field] : kStandardMetrics) {
-    if (const auto& value = metrics.*field) j[name] = *value;
+    if (const auto& value = metrics.*field) j[name] = metric_json(*value);
   }
-  if (!metrics.custom.empty()) j["custom"] = metrics.custom;
+  if (!metrics.custom.empty()) {
+    auto& custom = j["custom"] = nlohmann::json::object();
+    for (const auto& [name, value] : metrics.custom) custom[name] = metric_json(value);
+  }
 }
 
 namespace {

@@ -18,6 +18,8 @@
 #include <ostream>
 #include <utility>
 
+#include "block_digests.hpp"
+#include "content_rules.hpp"
 #include "hashing_stream.hpp"
 #include "modelreg/error.hpp"
 #include "modelreg/file_model_store.hpp"
@@ -40,31 +42,16 @@ void validate_registration(std::string_view name, std::string_view version,
                            const RegisterOptions& options) {
   validate_model_name(name);
   validate_version(version);
-  for (const auto& [key, value] : options.tags) validate_tag(key, value);
+  // The rules every catalog applies (content_rules.hpp), checked before any artifact is written.
+  detail::validate_tags(options.tags);
   validate_description(options.description);
-  if (!options.parameters.is_null() && !options.parameters.is_object()) {
-    throw InvalidArgumentError(
-        fmt::format("parameters must be a JSON object, got {}", options.parameters.type_name()));
-  }
-  for (const auto& [metric, value] : options.metrics.to_dict()) {
-    if (!std::isfinite(value)) {
-      throw InvalidArgumentError(fmt::format("metric '{}' is not a finite number", metric));
-    }
-  }
+  if (!options.parameters.is_null()) detail::validate_parameters(options.parameters);
+  detail::validate_metrics(options.metrics);
   const int sources = (options.artifact ? 1 : 0) + (options.artifact_file ? 1 : 0) +
                       (options.artifact_stream != nullptr ? 1 : 0);
   if (sources > 1) {
     throw InvalidArgumentError(
         "give the artifact as bytes, a file or a stream, not several at once");
-  }
-  // The catalog stores text as JSON, which must be valid UTF-8: refuse it here, not later.
-  try {
-    (void)nlohmann::json{options.tags, options.description, options.parameters,
-                         options.metrics.custom}
-        .dump();
-  } catch (const nlohmann::json::type_error& e) {
-    throw InvalidArgumentError(fmt::format(
-        "tags, description, parameters and metric names must be valid UTF-8: {}", e.what()));
   }
 }
 
@@ -90,12 +77,6 @@ void check_integrity(const ModelVersion& version, detail::HashingInputBuf& hashi
     throw StorageError(fmt::format("cannot read the artifact of {}", version.full_name()));
   }
   check_integrity(version, hashing.size(), hashing.hex_digest());
-}
-
-void drain(std::istream& in) {
-  char buffer[1 << 16];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-  }
 }
 
 // Copies `in` to its end into `file` (a temporary file holding the artifact of `version`).
@@ -503,27 +484,33 @@ std::optional<Bytes> ModelRegistry::load_artifact(std::string_view name,
 bool ModelRegistry::load_artifact(std::string_view name, std::string_view version,
                                   std::ostream& out) const {
   return detail::public_call("load_artifact", [&] {
-    // First pass: verify, so that `out` never receives a corrupt byte. A store whose streams
-    // cannot seek (the ModelStore interface does not promise it) cannot be read twice: its bytes
-    // are copied to an unnamed temporary file as they are verified, and `out` gets that copy.
+    // First pass: verify, so that `out` never receives a corrupt byte, and record a digest of
+    // every block, so that the second pass hands out a block only once it is the same again
+    // (block_digests.hpp). A store whose streams cannot seek (the ModelStore interface does not
+    // promise it) cannot be read twice: its bytes are copied to an unnamed temporary file as
+    // they are verified, and `out` gets that copy.
     std::unique_ptr<std::istream> in;
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> spool(nullptr, &std::fclose);
+    detail::BlockDigests blocks;
     const auto v = impl_->read_artifact(name, version, [&](const ModelVersion& current) {
       in = impl_->open_artifact(current);
       const bool seekable = in->tellg() != std::istream::pos_type(-1);
       in->clear();
-      spool.reset(seekable ? nullptr : std::tmpfile());
-      if (!seekable && !spool) {
+      if (seekable) {
+        if (!blocks.read(*in)) {
+          throw StorageError(fmt::format("cannot read the artifact of {}", current.full_name()));
+        }
+        check_integrity(current, blocks.size(), blocks.hex_digest());
+        return current;
+      }
+      spool.reset(std::tmpfile());
+      if (!spool) {
         throw StorageError(fmt::format("cannot create a temporary file to verify {}: {}",
                                        current.full_name(), std::strerror(errno)));
       }
       detail::HashingInputBuf hashing(*in);
       std::istream hashed(&hashing);
-      if (spool) {
-        copy_to_file(hashed, spool.get(), current);
-      } else {
-        drain(hashed);
-      }
+      copy_to_file(hashed, spool.get(), current);
       check_integrity(current, hashing);
       return current;
     });
@@ -537,15 +524,7 @@ bool ModelRegistry::load_artifact(std::string_view name, std::string_view versio
     if (!in->seekg(0)) {
       throw StorageError(fmt::format("cannot rewind the artifact of {}", v->full_name()));
     }
-    detail::HashingInputBuf hashing(*in);
-    std::istream hashed(&hashing);
-    out << hashed.rdbuf();
-    if (v->artifact_size == 0) out.clear(out.rdstate() & ~std::ios::failbit);
-    if (!out) {
-      throw StorageError(
-          fmt::format("cannot copy the artifact of {} to the stream", v->full_name()));
-    }
-    check_integrity(*v, hashing);
+    blocks.copy_verified(*in, out, v->full_name());
     return true;
   });
 }
@@ -571,19 +550,24 @@ RecoveryReport ModelRegistry::recover() {
   return detail::public_call("recover", [&] {
     RecoveryReport report;
     // A reservation that cannot be settled (its artifact cannot be deleted, say) does not stop
-    // the others; the first such error is thrown once all were tried.
-    std::exception_ptr first_error;
+    // the others: it goes into the report, logged here once, and stays for the next recover().
     for (const auto& pending : impl_->metadata->list_pending()) {
       try {
         impl_->settle(pending, report);
       } catch (const std::exception& e) {
+        RecoveryFailure failure;
+        failure.model_name = pending.model_name;
+        failure.version = pending.version;
+        failure.deletion = pending.kind == PendingVersion::Kind::Deleting;
+        const auto* error = dynamic_cast<const Error*>(&e);
+        failure.code = error != nullptr ? error->code() : ErrorCode::Storage;
+        failure.message = e.what();
         detail::log_warning(
             fmt::format("recovery of {}:{} failed (the next recover() tries again): {}",
                         pending.model_name, pending.version, e.what()));
-        if (!first_error) first_error = std::current_exception();
+        report.unsettled.push_back(std::move(failure));
       }
     }
-    if (first_error) std::rethrow_exception(first_error);
     return report;
   });
 }

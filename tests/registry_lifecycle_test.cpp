@@ -225,8 +225,7 @@ TEST_P(RegistryLifecycleTest, BestVersionPicksTheExtremeValueAndTheLatestAmongEq
   // The best is returned whole, as get_version has it.
   EXPECT_EQ(registry().best_version("fraud", "auc_roc"), registry().get_version("fraud", "3"));
 
-  // A registration refuses NaN, but a catalog may hold it (written by another tool, say): it is
-  // never chosen, in either direction.
+  // A NaN metric (not computed, say) is never chosen, in either direction.
   auto catalog = make_catalog();
   ModelVersion v;
   v.model_name = "nan";

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
 #include <modelreg/model_event.hpp>
 #include <modelreg/modelreg.hpp>
 
@@ -105,6 +107,24 @@ TEST(ModelMetricsTest, FromJsonReadsTheFlatDictAndRejectsNonNumbers) {
   EXPECT_DOUBLE_EQ(m.custom.at("bleu"), 30.0);
   EXPECT_THROW(nlohmann::json({{"accuracy", "high"}}).get<ModelMetrics>(), InvalidArgumentError);
   EXPECT_THROW(nlohmann::json::array().get<ModelMetrics>(), InvalidArgumentError);
+}
+
+TEST(ModelMetricsTest, NonFiniteValuesRoundTripThroughJsonAsStrings) {
+  ModelMetrics m;
+  m.accuracy = std::numeric_limits<double>::quiet_NaN();
+  m.mse = std::numeric_limits<double>::infinity();
+  m.custom["loss"] = -std::numeric_limits<double>::infinity();
+  const nlohmann::json j = m;
+  // JSON has no NaN: nlohmann would have written null, which no reader takes back.
+  EXPECT_EQ(j.dump(), R"({"accuracy":"NaN","custom":{"loss":"-Infinity"},"mse":"Infinity"})");
+  const auto back = nlohmann::json::parse(j.dump()).get<ModelMetrics>();
+  EXPECT_EQ(back, m);  // NaN equals NaN in ModelMetrics' ==
+  EXPECT_TRUE(std::isnan(*back.accuracy));
+  EXPECT_THROW(nlohmann::json({{"accuracy", "nan"}}).get<ModelMetrics>(), InvalidArgumentError);
+  EXPECT_THROW(nlohmann::json({{"accuracy", nullptr}}).get<ModelMetrics>(), InvalidArgumentError);
+  ModelMetrics other = m;
+  other.accuracy = 0.5;
+  EXPECT_NE(other, m);
 }
 
 TEST(TimestampTest, FormatsIsoUtcWithTheDigitsNeeded) {

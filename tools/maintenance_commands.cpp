@@ -121,7 +121,8 @@ int run_gc(Cli& cli, bool apply) {
                 {"items", items},
                 {"bytes", report.bytes},
                 {"registrations_rolled_back", report.recovered.registrations_rolled_back},
-                {"deletions_completed", report.recovered.deletions_completed}});
+                {"deletions_completed", report.recovered.deletions_completed},
+                {"unsettled_reservations", report.recovered.unsettled.size()}});
     return 0;
   }
   if (!report.items.empty()) {
@@ -132,7 +133,7 @@ int run_gc(Cli& cli, bool apply) {
     table.print(std::cout);
   }
   std::cout << (report.applied ? "removed " : "would remove ") << report.items.size() << " items, "
-            << (report.bytes == 0 ? std::string("0 B") : human_size(report.bytes));
+            << human_size(report.bytes);
   if (!report.applied && !report.items.empty()) std::cout << " (run with --apply to remove them)";
   std::cout << '\n';
   return 0;

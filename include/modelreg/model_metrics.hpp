@@ -30,11 +30,13 @@ struct ModelMetrics {
   // f1_score, auc_roc, mse, mae), or else a custom metric.
   void set(const std::string& name, double value);
 
+  // The same metrics with the same values; NaN equals NaN here (a metric not computed).
   friend bool operator==(const ModelMetrics& a, const ModelMetrics& b);
   friend bool operator!=(const ModelMetrics& a, const ModelMetrics& b) { return !(a == b); }
 };
 
-// JSON: {"accuracy": 0.9, ..., "custom": {"latency_ms": 3.5}}; unset metrics are omitted.
+// JSON: {"accuracy": 0.9, ..., "custom": {"latency_ms": 3.5}}; unset metrics are omitted. JSON
+// has no NaN or infinity: those values are the strings "NaN", "Infinity" and "-Infinity".
 // from_json also reads the flat to_dict() form (unknown keys become custom metrics) and throws
 // InvalidArgumentError on a non-numeric value.
 void to_json(nlohmann::json& j, const ModelMetrics& metrics);

@@ -126,9 +126,12 @@ class ModelRegistry {
   // if the stored bytes are missing, truncated or altered: corrupt bytes are never returned.
   std::optional<Bytes> load_artifact(std::string_view name, std::string_view version) const;
   // Streams the artifact to `out` in bounded memory. The bytes are verified before the first
-  // one is written, so `out` receives only verified bytes: the store's stream is read twice, or,
-  // if it cannot seek (a custom ModelStore), once into an unnamed temporary file. Returns false
-  // where the overload above returns nullopt. Throws as above, or StorageError if `out` fails.
+  // one is written, so `out` receives only verified bytes: the store's stream is read twice
+  // (the second time block by block, each block written only once its digest matches the first
+  // pass's, so a file changed in place meanwhile is DataLossError and `out` holds at most a
+  // verified prefix), or, if it cannot seek (a custom ModelStore), once into an unnamed
+  // temporary file. Returns false where the overload above returns nullopt. Throws as above,
+  // or StorageError if `out` fails.
   bool load_artifact(std::string_view name, std::string_view version, std::ostream& out) const;
   // Writes the artifact to the file `destination` (replaced atomically, only with verified
   // bytes) in bounded memory. Returns false where the overload above returns nullopt.
@@ -243,8 +246,11 @@ class ModelRegistry {
   // reservations in the catalog), and removes their partial artifact files. Work of live
   // writers, in this or other processes, is left alone. This registry's own reservations that
   // no call is working on any more (a call failed to release them: its error was thrown) are
-  // settled the same way. Each finding is logged as a warning. open() calls it unless told not
-  // to.
+  // settled the same way. Each finding is logged as a warning, once. A reservation that cannot
+  // be settled (its artifact cannot be deleted, say) does not stop the others: it is in the
+  // report's `unsettled` (and logged once), for the next recover(). Throws only if the
+  // reservations cannot be listed at all. open() calls it unless told not to, and opens the
+  // registry even when some reservation stays unsettled.
   RecoveryReport recover();
 
   // The stores behind this registry (shared ownership).

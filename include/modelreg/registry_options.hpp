@@ -7,9 +7,11 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "modelreg/bytes.hpp"
 #include "modelreg/durability.hpp"
+#include "modelreg/error.hpp"
 #include "modelreg/model_framework.hpp"
 #include "modelreg/model_metrics.hpp"
 
@@ -43,12 +45,26 @@ struct OpenOptions {
   std::string actor;
 };
 
-// What ModelRegistry::recover found and cleaned.
+// A reservation ModelRegistry::recover could not settle this time (the next call tries again).
+struct RecoveryFailure {
+  std::string model_name;
+  std::string version;
+  bool deletion = false;  // a deletion to finish; otherwise a registration to roll back
+  ErrorCode code = ErrorCode::Storage;  // of the error that stopped it
+  std::string message;                  // that error's what()
+};
+
+// What ModelRegistry::recover found and cleaned, and what it could not.
 struct RecoveryReport {
   // Reserved versions of dead writers (or left behind by this registry's failed calls), removed.
   std::size_t registrations_rolled_back = 0;
   // Deletions of dead writers (or left unfinished by this registry's failed calls), finished.
   std::size_t deletions_completed = 0;
+  // The reservations that could not be settled, in the order they were tried.
+  std::vector<RecoveryFailure> unsettled;
+
+  // True if nothing was left unsettled.
+  bool complete() const { return unsettled.empty(); }
 };
 
 // Whether best_version looks for the greatest or the smallest value of its metric.

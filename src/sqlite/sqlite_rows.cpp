@@ -15,34 +15,6 @@
 namespace modelreg::detail {
 namespace {
 
-// JSON cannot hold NaN or infinities (nlohmann writes them as null, which ModelMetrics'
-// from_json rejects), so non-finite metrics are stored as strings and turned back on reading.
-void encode_non_finite(nlohmann::json& object) {
-  for (auto& value : object) {
-    if (!value.is_number_float()) continue;
-    const double number = value.get<double>();
-    if (std::isnan(number)) {
-      value = "NaN";
-    } else if (std::isinf(number)) {
-      value = number > 0 ? "Infinity" : "-Infinity";
-    }
-  }
-}
-
-void decode_non_finite(nlohmann::json& object) {
-  for (auto& value : object) {
-    if (!value.is_string()) continue;
-    const auto& text = value.get_ref<const std::string&>();
-    if (text == "NaN") {
-      value = std::numeric_limits<double>::quiet_NaN();
-    } else if (text == "Infinity") {
-      value = std::numeric_limits<double>::infinity();
-    } else if (text == "-Infinity") {
-      value = -std::numeric_limits<double>::infinity();
-    }
-  }
-}
-
 // Serialises a caller's value; nlohmann refuses strings that are not valid UTF-8, which the
 // caller has to fix, so that is an InvalidArgumentError rather than a storage failure.
 std::string dump_json(const nlohmann::json& json, std::string_view field,
@@ -55,26 +27,13 @@ std::string dump_json(const nlohmann::json& json, std::string_view field,
   }
 }
 
+// Non-finite metrics are strings in ModelMetrics' JSON ("NaN", "Infinity", "-Infinity").
 std::string encode_metrics(const ModelMetrics& metrics, const std::string& full_name) {
-  nlohmann::json json = metrics;
-  if (json.is_object()) {
-    encode_non_finite(json);
-    if (auto custom = json.find("custom"); custom != json.end() && custom->is_object()) {
-      encode_non_finite(*custom);
-    }
-  }
-  return dump_json(json, "metrics", full_name);
+  return dump_json(nlohmann::json(metrics), "metrics", full_name);
 }
 
 ModelMetrics decode_metrics(std::string_view text) {
-  nlohmann::json json = nlohmann::json::parse(text);
-  if (json.is_object()) {
-    decode_non_finite(json);
-    if (auto custom = json.find("custom"); custom != json.end() && custom->is_object()) {
-      decode_non_finite(*custom);
-    }
-  }
-  return json.get<ModelMetrics>();
+  return nlohmann::json::parse(text).get<ModelMetrics>();
 }
 
 }  // namespace
