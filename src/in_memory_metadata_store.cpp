@@ -8,6 +8,7 @@
 
 #include "in_memory_state.hpp"
 #include "modelreg/error.hpp"
+#include "owner_lease.hpp"
 
 namespace modelreg {
 
@@ -145,8 +146,17 @@ void erase_row(State& state, Model& model, std::map<std::string, Row, std::less<
 
 }  // namespace
 
-InMemoryMetadataStore::InMemoryMetadataStore() : state_(std::make_unique<State>()) {}
+InMemoryMetadataStore::InMemoryMetadataStore()
+    : state_(std::make_unique<State>()), writers_(std::make_shared<detail::LiveOwners>()) {}
 InMemoryMetadataStore::~InMemoryMetadataStore() = default;
+
+std::unique_ptr<WriterLease> InMemoryMetadataStore::acquire_writer_lease_impl() {
+  return writers_->acquire();
+}
+
+bool InMemoryMetadataStore::is_writer_alive_impl(std::string_view owner) const {
+  return writers_->is_alive(owner);
+}
 
 ModelVersion InMemoryMetadataStore::create_version_impl(const ModelVersion& version,
                                                         std::string_view owner,

@@ -20,6 +20,36 @@ std::string new_owner_name() {
 
 ProcessLocalLease::ProcessLocalLease() : WriterLease(new_owner_name()) {}
 
+class LiveOwners::Lease final : public WriterLease {
+ public:
+  Lease(std::string owner, std::shared_ptr<LiveOwners> owners)
+      : WriterLease(std::move(owner)), owners_(std::move(owners)) {}
+  ~Lease() override {
+    std::lock_guard<std::mutex> lock(owners_->mutex_);
+    owners_->owners_.erase(owner());
+  }
+  Lease(const Lease&) = delete;
+  Lease& operator=(const Lease&) = delete;
+
+ private:
+  std::shared_ptr<LiveOwners> owners_;
+};
+
+std::unique_ptr<WriterLease> LiveOwners::acquire() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::string owner;
+  do {
+    owner = new_owner_name();
+  } while (owners_.count(owner) != 0);
+  owners_.insert(owner);
+  return std::make_unique<Lease>(std::move(owner), shared_from_this());
+}
+
+bool LiveOwners::is_alive(std::string_view owner) const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return owners_.find(owner) != owners_.end();
+}
+
 FileLockLease::FileLockLease(std::filesystem::path directory)
     : FileLockLease(directory, acquire(directory)) {}
 

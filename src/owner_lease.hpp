@@ -4,6 +4,10 @@
 // work of dead writers and never touch a live one's.
 
 #include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -20,6 +24,22 @@ std::string new_owner_name();
 class ProcessLocalLease final : public WriterLease {
  public:
   ProcessLocalLease();
+};
+
+// The writers of a catalog that lives inside this process (InMemoryMetadataStore): alive exactly
+// while their lease is held, so that a registry destroyed midway leaves reservations that
+// another registry on the same catalog can recover. Thread-safe; leases keep it alive.
+class LiveOwners : public std::enable_shared_from_this<LiveOwners> {
+ public:
+  // A lease under a new owner name, counted alive until it is destroyed.
+  std::unique_ptr<WriterLease> acquire();
+  // Whether `owner` holds a lease from acquire() (an owner it never issued: no).
+  bool is_alive(std::string_view owner) const;
+
+ private:
+  class Lease;
+  mutable std::mutex mutex_;
+  std::set<std::string, std::less<>> owners_;
 };
 
 // For catalogs shared by processes on one machine: the owner holds an exclusive flock on

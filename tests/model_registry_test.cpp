@@ -83,7 +83,7 @@ class FaultyStore final : public ModelStore {
   // Runs once, at the next open: stands in for another thread acting between a load's reading
   // of the record and its opening of the artifact.
   mutable std::function<void()> before_next_open;
-  bool forward_only = false;      // hand out streams that cannot seek
+  bool forward_only = false;              // hand out streams that cannot seek
   mutable std::string changed_on_rewind;  // if set: the next stream serves this once rewound
   mutable int opens = 0;
   std::function<void()> before_next_save;  // the same, at the next save
@@ -519,6 +519,27 @@ TEST_P(ModelRegistryTest, OneReservationThatCannotBeSettledDoesNotStopRecovery) 
   EXPECT_EQ(registry_->recover().unsettled.size(), 1u);
   EXPECT_EQ(registry_->metadata_store()->list_pending().size(), 1u);
   EXPECT_EQ(registry_->recover().deletions_completed, 1u);
+}
+
+TEST_P(ModelRegistryTest, WorkOfARegistryDestroyedMidwayIsRecoveredByAnotherOnTheSameCatalog) {
+  store_->fail_save = true;
+  catalog_->fail_releases = 1;  // so the failed registration leaves its reservation behind
+  EXPECT_THROW(register_with("m", "1", "weights"), StorageError);
+  store_->fail_save = false;
+  ASSERT_EQ(catalog_->list_pending().size(), 1u);
+  ModelRegistry other(store_, catalog_);
+  // The first registry is alive: its reservation is its own to settle.
+  EXPECT_EQ(other.recover().registrations_rolled_back, 0u);
+  EXPECT_EQ(catalog_->list_pending().size(), 1u);
+  registry_.reset();  // gone midway, with its lease
+  const RecoveryReport report = other.recover();
+  EXPECT_EQ(report.registrations_rolled_back, 1u);
+  EXPECT_TRUE(report.complete());
+  EXPECT_TRUE(catalog_->list_pending().empty());
+  RegisterOptions options;
+  options.artifact = to_bytes("weights");
+  EXPECT_NO_THROW(other.register_version("m", "1", options));  // the key is free again
+  EXPECT_EQ(to_string(*other.load_artifact("m", "1")), "weights");
 }
 
 TEST_P(ModelRegistryTest, ALoadThatRacesARegistrationWithTheSameRecordReadsItAgain) {

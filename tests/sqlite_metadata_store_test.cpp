@@ -154,8 +154,14 @@ TEST_F(SqliteMetadataStoreTest, WritersHoldTheirLocksBesideTheDatabase) {
   const std::string owner = lease->owner();
   lease.reset();
   EXPECT_FALSE(store->is_writer_alive(owner));
-  // The in-memory catalog lives in one process: nobody is ever judged dead there.
-  EXPECT_TRUE(InMemoryMetadataStore().is_writer_alive("0123abcd"));
+  // The in-memory catalog: alive while the lease is held, and never an owner it did not issue.
+  InMemoryMetadataStore memory;
+  auto held = memory.acquire_writer_lease();
+  EXPECT_TRUE(memory.is_writer_alive(held->owner()));
+  EXPECT_FALSE(memory.is_writer_alive("0123abcd"));
+  const std::string gone = held->owner();
+  held.reset();
+  EXPECT_FALSE(memory.is_writer_alive(gone));
 }
 
 TEST_F(SqliteMetadataStoreTest, RelaxedDurabilityStoresAndReopens) {

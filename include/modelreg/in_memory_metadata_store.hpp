@@ -7,6 +7,9 @@
 #include "modelreg/metadata_store.hpp"
 
 namespace modelreg {
+namespace detail {
+class LiveOwners;
+}
 
 // Keeps the catalog in memory (the seed's behaviour): fast, thread-safe, gone when the process
 // exits. Readers share a lock; each mutation takes it exclusively, so every method is atomic.
@@ -18,6 +21,10 @@ class InMemoryMetadataStore final : public MetadataStore {
   struct State;  // internal
 
  private:
+  // A writer is alive while its lease is held: the reservations of a registry destroyed midway
+  // are recovered by another registry on this catalog (an owner never issued is not alive).
+  std::unique_ptr<WriterLease> acquire_writer_lease_impl() override;
+  bool is_writer_alive_impl(std::string_view owner) const override;
   ModelVersion create_version_impl(const ModelVersion& version, std::string_view owner,
                                    const Audit& audit) override;
   ModelVersion publish_version_impl(std::string_view model_name, std::string_view version,
@@ -77,6 +84,7 @@ class InMemoryMetadataStore final : public MetadataStore {
 
   mutable std::shared_mutex mutex_;
   std::unique_ptr<State> state_;
+  std::shared_ptr<detail::LiveOwners> writers_;
 };
 
 }  // namespace modelreg

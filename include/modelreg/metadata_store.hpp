@@ -262,8 +262,8 @@ class MetadataStore {
   // --- writer liveness -------------------------------------------------------------------
 
   // Registers a new writer with the catalog (see WriterLease). The default, for a catalog that
-  // lives inside one process, names it with a random owner that is never judged dead. Throws
-  // StorageError.
+  // cannot tell, names it with a random owner that is never judged dead (InMemoryMetadataStore
+  // judges a writer dead once its lease is destroyed). Throws StorageError.
   std::unique_ptr<WriterLease> acquire_writer_lease();
   // False only if the writer named `owner` is certainly gone (so recovery may settle its
   // reservations); a live lease, in any process or machine that uses the catalog, is alive.
