@@ -371,6 +371,35 @@ TEST_P(DamagedArchiveTest, TruncationAnywhereIsRefused) {
   }
 }
 
+TEST_P(DamagedArchiveTest, ADamagedCompressedStreamIsDataLossNotStorage) {
+  for (const auto compression : {ArchiveCompression::Gzip, ArchiveCompression::Zstd}) {
+    const fs::path packed = archive_path("packed");
+    ExportOptions options;
+    options.compression = compression;
+    export_model(*source_, "fraud", packed, options);
+    const std::string bytes = read_file(packed);
+    const fs::path path = archive_path("damaged");
+    // Cut short inside the compressed stream (once found by fuzzing as a StorageError, which
+    // would tell the caller to retry), and a stretch of its middle overwritten.
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes.substr(0, 600);
+    expect_refused<DataLossError>(path, "compressed stream cut short");
+    std::string overwritten = bytes;
+    for (std::size_t i = 200; i < 400 && i < overwritten.size(); ++i) overwritten[i] = '\x5a';
+    std::ofstream(path, std::ios::binary | std::ios::trunc) << overwritten;
+    // What the damage decodes to decides the kind (a manifest that is no JSON any more is
+    // invalid), but it is never an I/O failure to retry.
+    const Snapshot before(*target_);
+    try {
+      import_model(*target_, path);
+      ADD_FAILURE() << "an overwritten archive was imported";
+    } catch (const StorageError& e) {
+      ADD_FAILURE() << "StorageError: " << e.what();
+    } catch (const Error&) {
+    }
+    EXPECT_TRUE(Snapshot(*target_) == before);
+  }
+}
+
 TEST_P(DamagedArchiveTest, HostileEntriesAreRefused) {
   expect_refused<InvalidArgumentError>(
       mutated("traversal.tar", [](auto& e) { e[1].name = "../x"; }), "entry renamed to ../x");

@@ -35,11 +35,16 @@ ArchiveReader::ArchiveReader(const std::filesystem::path& path)
   if (archive_read_open_filename(archive_, path.c_str(), 1 << 20) != ARCHIVE_OK) {
     const char* message = archive_error_string(archive_);
     const std::string text = message != nullptr ? message : "unknown error";
-    const bool not_tar = archive_errno(archive_) == EILSEQ;  // libarchive's "file format" errno
+    const int error = archive_errno(archive_);
     archive_read_free(archive_);
-    if (not_tar) {
+    if (error == EILSEQ) {  // libarchive's "file format" errno
       throw InvalidArgumentError(
           fmt::format("'{}' is not a modelreg archive (a tar file): {}", path.string(), text));
+    }
+    // A system errno is an I/O failure; anything else (ARCHIVE_ERRNO_MISC: a gzip or zstd stream
+    // that is damaged or cut short) is the archive's own damage.
+    if (error <= 0) {
+      throw DataLossError(fmt::format("archive '{}' is damaged: {}", path.string(), text));
     }
     throw StorageError(fmt::format("cannot open archive '{}': {}", path.string(), text));
   }
