@@ -130,7 +130,8 @@ VersionPage InMemoryMetadataStore::search_versions_impl(const VersionQuery& quer
 ModelPage InMemoryMetadataStore::search_models_impl(const ModelQuery& query) const {
   std::shared_lock lock(mutex_);
   std::vector<std::pair<PagePosition, RegisteredModel>> items;
-  for (const auto& [name, model] : state_->models) {
+  for (const auto& entry : state_->models) {
+    const auto& model = entry.second;  // no structured binding: clang < 16 cannot capture one
     if (model.state != ModelState::Visible) continue;
     // Model conditions look at the name and tags only, which `info` holds.
     const bool all = std::all_of(
