@@ -49,8 +49,9 @@ void print_versions_table(const std::vector<ModelVersion>& versions) {
   Table table({"VERSION", "STAGE", "FRAMEWORK", "ALIASES", "SIZE", "CREATED", "UPDATED"});
   for (const auto& v : versions) {
     table.add_row({v.version, std::string(to_string(v.stage)), std::string(to_string(v.framework)),
-                   join(v.aliases, ","), human_size(v.artifact_size), table_time(v.created_at),
-                   table_time(v.updated_at)});
+                   join(v.aliases, ","),
+                   v.artifact_path ? human_size(v.artifact_size) : std::string(),
+                   table_time(v.created_at), table_time(v.updated_at)});
   }
   table.print(std::cout);
 }

@@ -70,7 +70,6 @@ std::string table_time(Timestamp t) {
 }
 
 std::string human_size(std::uint64_t bytes) {
-  if (bytes == 0) return {};
   if (bytes < 1024) return fmt::format("{} B", bytes);
   static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
   double value = static_cast<double>(bytes) / 1024.0;

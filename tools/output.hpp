@@ -38,7 +38,7 @@ Timestamp model_updated_at(const RegisteredModel& model);
 
 // ISO-8601 UTC to the second, for tables: "2026-11-26T10:41:06Z".
 std::string table_time(Timestamp t);
-// "512 B", "1.5 KiB", "12.3 MiB", "2.0 GiB"; empty for 0 bytes.
+// "0 B", "512 B", "1.5 KiB", "12.3 MiB", "2.0 GiB".
 std::string human_size(std::uint64_t bytes);
 // "k1=v1, k2=v2", sorted by key.
 std::string join_pairs(const std::map<std::string, std::string>& pairs);

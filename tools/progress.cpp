@@ -64,7 +64,7 @@ void ProgressBar::draw() {
   bar.append(static_cast<std::size_t>(kBarWidth - filled), '.');
   char percent[16];
   std::snprintf(percent, sizeof percent, "%3d%%", static_cast<int>(fraction * 100));
-  const std::string done = done_ == 0 ? "0 B" : human_size(done_);
+  const std::string done = human_size(done_);
   write_stderr("\r" + label_ + " [" + bar + "] " + percent + "  " + done + " / " +
                human_size(total_) + "\x1b[K");
 }
