@@ -7,6 +7,8 @@
 
 #include <cerrno>
 
+#include "fork_guard.hpp"
+
 namespace modelreg::detail {
 namespace {
 
@@ -56,7 +58,9 @@ FileLockLease::FileLockLease(std::filesystem::path directory)
 FileLockLease::FileLockLease(std::filesystem::path directory, Lock lock)
     : WriterLease(std::move(lock.owner)),
       directory_(std::move(directory)),
-      lock_(std::move(lock.fd)) {
+      lock_(std::move(lock.fd)),
+      creator_(::getpid()) {
+  guard_from_fork(lock_.get());
   // Lock files of dead owners whose reservations are all gone would pile up otherwise.
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(directory_, ec)) {
@@ -88,6 +92,9 @@ FileLockLease::Lock FileLockLease::acquire(const std::filesystem::path& director
 }
 
 FileLockLease::~FileLockLease() {
+  unguard_from_fork(lock_.get());
+  // A forked child's copy of the lease is not the lease: its lock file stays the parent's.
+  if (::getpid() != creator_) return;
   const auto path = directory_ / (owner() + kLockSuffix);
   ::unlink(path.c_str());  // before closing: nobody may see it unlocked and take it for dead
 }

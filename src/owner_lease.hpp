@@ -3,6 +3,8 @@
 // Writer leases of the catalogs that ship with the library: recovery must undo the half-done
 // work of dead writers and never touch a live one's.
 
+#include <sys/types.h>
+
 #include <filesystem>
 #include <functional>
 #include <memory>
@@ -44,7 +46,8 @@ class LiveOwners : public std::enable_shared_from_this<LiveOwners> {
 
 // For catalogs shared by processes on one machine: the owner holds an exclusive flock on
 // `<directory>/<owner>.lock` for its lifetime; the kernel drops the lock when the process dies
-// (kill -9 included), so a lock file that can be locked belongs to a dead writer.
+// (kill -9 included), so a lock file that can be locked belongs to a dead writer. A child forked
+// meanwhile neither keeps the lock (fork_guard.hpp) nor removes the file.
 class FileLockLease final : public WriterLease {
  public:
   // Creates `directory` if needed, takes this owner's lock, and removes lock files of dead
@@ -67,6 +70,7 @@ class FileLockLease final : public WriterLease {
 
   std::filesystem::path directory_;
   UniqueFd lock_;
+  pid_t creator_;  // the process that holds the lease (not a forked child)
 };
 
 }  // namespace modelreg::detail
