@@ -11,6 +11,7 @@
 #include <functional>
 #include <system_error>
 
+#include "fd_stream.hpp"
 #include "modelreg/error.hpp"
 #include "modelreg/validation.hpp"
 #include "posix_file.hpp"
@@ -101,11 +102,8 @@ std::unique_ptr<std::istream> FileModelStore::open_impl(const std::string& path)
   if (!S_ISREG(status.st_mode)) {
     throw DataLossError(fmt::format("artifact '{}' is not a regular file", file.string()));
   }
-  // libstdc++'s filebuf cannot adopt a descriptor; reopen by /proc path keeps the same inode.
-  auto stream =
-      std::make_unique<std::ifstream>(fmt::format("/proc/self/fd/{}", fd.get()), std::ios::binary);
-  if (!*stream) detail::throw_errno("cannot open artifact", file);
-  return stream;
+  // Read through the descriptor itself: the very file checked above, without /proc.
+  return std::make_unique<detail::FdInputStream>(std::move(fd));
 }
 
 bool FileModelStore::delete_impl(const std::string& path) {
