@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "child_process.hpp"
 #include "log_capture.hpp"
 #include "test_dir.hpp"
 
@@ -283,6 +284,31 @@ TEST(FileModelStoreTest, AFifoInTheArtifactsPlaceIsRefusedWithoutBlocking) {
   EXPECT_THROW(store.load_artifact("m/1/model.bin"), DataLossError);
   std::ostringstream out;
   EXPECT_THROW(store.load_artifact("m/1/model.bin", out), DataLossError);
+}
+
+TEST(FileModelStoreTest, AFifoNamedLikeATemporaryFileBlocksNeitherDeletionNorRecovery) {
+  testing::TestDir dir;
+  const auto version_dir = dir.path() / "artifacts" / "m" / "1";
+  {
+    auto registry = ModelRegistry::open(dir.path());
+    RegisterOptions options;
+    options.artifact = to_bytes("weights");
+    registry.register_version("m", "1", options);
+  }
+  ASSERT_EQ(::mkfifo((version_dir / ".tmp-model.bin-0123456789abcdef").c_str(), 0600), 0);
+  // In a child, so that a blocking open fails the test at the deadline instead of hanging it.
+  testing::Children children;
+  const pid_t child = children.spawn([&] {
+    testing::silence_modelreg_logging();
+    auto registry = ModelRegistry::open(dir.path());  // recovery looks at temporary files
+    registry.recover();
+    return registry.delete_version("m", "1") && !registry.get_version("m", "1") ? 0 : 1;
+  });
+  const int status =
+      children.wait(child, std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  EXPECT_TRUE(testing::exited_cleanly(status)) << "status " << status;
+  // The FIFO is no abandoned temporary file (not a regular file): it is left alone.
+  EXPECT_TRUE(std::filesystem::exists(version_dir / ".tmp-model.bin-0123456789abcdef"));
 }
 
 TEST(FileModelStoreTest, AnEmptyBasePathIsRefusedAndLogged) {
