@@ -286,22 +286,22 @@ TEST(FileModelStoreTest, AFifoInTheArtifactsPlaceIsRefusedWithoutBlocking) {
   EXPECT_THROW(store.load_artifact("m/1/model.bin", out), DataLossError);
 }
 
-TEST(FileModelStoreTest, AFifoNamedLikeATemporaryFileBlocksNeitherDeletionNorRecovery) {
+TEST(FileModelStoreTest, AFifoNamedLikeATemporaryFileBlocksNeitherDeletionNorCleanup) {
   testing::TestDir dir;
   const auto version_dir = dir.path() / "artifacts" / "m" / "1";
-  {
-    auto registry = ModelRegistry::open(dir.path());
-    RegisterOptions options;
-    options.artifact = to_bytes("weights");
-    registry.register_version("m", "1", options);
-  }
+  auto store = std::make_shared<FileModelStore>(dir.path() / "artifacts");
+  ModelRegistry registry(store);
+  RegisterOptions options;
+  options.artifact = to_bytes("weights");
+  registry.register_version("m", "1", options);
   ASSERT_EQ(::mkfifo((version_dir / ".tmp-model.bin-0123456789abcdef").c_str(), 0600), 0);
   // In a child, so that a blocking open fails the test at the deadline instead of hanging it.
+  // Both paths look at temporary files: garbage collection's and a deletion's (recovery's too).
   testing::Children children;
   const pid_t child = children.spawn([&] {
     testing::silence_modelreg_logging();
-    auto registry = ModelRegistry::open(dir.path());  // recovery looks at temporary files
-    registry.recover();
+    if (!store->list_abandoned_temporary_files().empty()) return 2;
+    if (!store->remove_abandoned_temporary_files().empty()) return 3;
     return registry.delete_version("m", "1") && !registry.get_version("m", "1") ? 0 : 1;
   });
   const int status =
