@@ -88,7 +88,8 @@ void make_directories(const std::filesystem::path& directory,
     std::error_code ec;
     if (std::filesystem::is_directory(directory, ec)) return;
     if (!parent.empty() && parent != directory) make_directories(parent, created);
-    if (::mkdir(directory.c_str(), 0777) == 0) {
+    // 0775 less the umask: a team may share the registry through its group, the world never.
+    if (::mkdir(directory.c_str(), 0775) == 0) {
       created.push_back(directory);
       return;
     }

@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,6 +16,8 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "child_process.hpp"
 #include "modelreg/modelreg.hpp"
@@ -156,6 +159,46 @@ TEST(ProcTest, ArtifactsLoadWhereProcIsNotMounted) {
   EXPECT_EQ(
       read_lines(outcome),
       std::vector<std::string>{"weights without proc|weights without proc|weights without proc"});
+}
+
+// In a child with umask `mask`: creates a registry in `dir` with one version and reports the
+// permission bits of everything in it that are in `forbidden` (one "path mode" line each).
+int report_permissions(const fs::path& dir, mode_t mask, mode_t forbidden, const fs::path& out) {
+  ::umask(mask);
+  {
+    auto registry = ModelRegistry::open(dir);
+    RegisterOptions options;
+    options.artifact = to_bytes("weights");
+    registry.register_version("m", "1", options);
+    std::ofstream report(out);
+    for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+      struct stat status {};
+      if (::lstat(entry.path().c_str(), &status) != 0) return 2;
+      if ((status.st_mode & forbidden) != 0) {
+        report << entry.path().lexically_relative(dir).string() << ' ' << std::oct
+               << (status.st_mode & 07777) << std::dec << '\n';
+      }
+    }
+  }
+  return 0;
+}
+
+TEST(PermissionsTest, NothingIsWorldWritableAndTheUmaskIsHonoured) {
+  testing::TestDir dir("modelreg-perms");
+  Children children;
+  for (const auto& [mask, forbidden] :
+       {std::pair<mode_t, mode_t>{0, S_IWOTH}, std::pair<mode_t, mode_t>{022, S_IWGRP | S_IWOTH},
+        std::pair<mode_t, mode_t>{077, 077}}) {
+    SCOPED_TRACE(::testing::Message() << "umask " << std::oct << mask);
+    const fs::path registry = dir.path() / ("registry-" + std::to_string(mask));
+    const fs::path report = dir.path() / ("report-" + std::to_string(mask));
+    const pid_t child =
+        children.spawn([&] { return report_permissions(registry, mask, forbidden, report); });
+    ASSERT_TRUE(testing::exited_cleanly(
+        children.wait(child, std::chrono::steady_clock::now() + std::chrono::seconds(60))));
+    EXPECT_TRUE(fs::exists(registry / "artifacts" / "m" / "1" / "model.bin"));
+    EXPECT_EQ(read_lines(report), std::vector<std::string>{});
+  }
 }
 
 }  // namespace

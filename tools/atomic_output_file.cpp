@@ -29,7 +29,7 @@ AtomicOutputFile::AtomicOutputFile(std::filesystem::path destination)
   for (int attempt = 0; fd_ < 0; ++attempt) {
     temp_ = dir / ("." + destination_.filename().string() + ".modelreg-" +
                    std::to_string(random()) + ".tmp");
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0664);
     if (fd_ < 0 && (errno != EEXIST || attempt == 100)) {
       temp_.clear();
       fail("cannot create a temporary file in", dir);
