@@ -14,15 +14,11 @@
 #include "utf8.hpp"
 
 namespace modelreg::detail {
-namespace {
-
 void require_utf8(std::string_view text, std::string_view what) {
   if (const std::size_t bad = first_invalid_utf8(text); bad != text.size()) {
     throw InvalidArgumentError(fmt::format("{} is not valid UTF-8 (byte {})", what, bad));
   }
 }
-
-}  // namespace
 
 void validate_tag_text(std::string_view key, std::string_view value) {
   validate_tag(key, value);

@@ -25,6 +25,10 @@ struct ModelVersion;
 
 namespace modelreg::detail {
 
+// Throws InvalidArgumentError "<what> is not valid UTF-8 (byte N)" unless `text` is valid UTF-8
+// (text a catalog stores must survive JSON and SQL TEXT columns).
+void require_utf8(std::string_view text, std::string_view what);
+
 void validate_tag_text(std::string_view key, std::string_view value);
 void validate_tags(const std::map<std::string, std::string>& tags);
 void validate_parameters(const nlohmann::json& parameters);

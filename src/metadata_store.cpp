@@ -11,7 +11,6 @@
 #include "owner_lease.hpp"
 #include "public_call.hpp"
 #include "search_query.hpp"
-#include "utf8.hpp"
 
 namespace modelreg {
 namespace {
@@ -57,14 +56,6 @@ void validate_tag_key(std::string_view key) {
   validate_tag(key, {});
 }
 
-// Text that a catalog stores must be valid UTF-8 (JSON, PostgreSQL TEXT).
-void validate_utf8(std::string_view text, const char* what) {
-  const std::size_t bad = detail::first_invalid_utf8(text);
-  if (bad != text.size()) {
-    throw InvalidArgumentError(fmt::format("{} is not valid UTF-8 (byte {})", what, bad));
-  }
-}
-
 void validate_limit(std::size_t limit) {
   if (limit > kMaxSearchResults) {
     throw InvalidArgumentError(fmt::format("an event query returns at most {} events, asked for {}",
@@ -96,8 +87,8 @@ void MetadataStore::validate_audit(const Audit& audit) {
   if (audit.reason.find('\0') != std::string::npos) {
     throw InvalidArgumentError("reason contains a NUL character");
   }
-  validate_utf8(audit.actor, "actor");
-  validate_utf8(audit.reason, "reason");
+  detail::require_utf8(audit.actor, "actor");
+  detail::require_utf8(audit.reason, "reason");
 }
 
 std::unique_ptr<WriterLease> MetadataStore::acquire_writer_lease() {
@@ -149,7 +140,7 @@ void MetadataStore::import_model(const ModelImport& import, std::string_view own
     validate_owner(owner);
     validate_audit(audit);
     validate_description(import.description);
-    validate_utf8(import.description, "model description");
+    detail::require_utf8(import.description, "model description");
     for (const auto& [key, value] : import.tags) detail::validate_tag_text(key, value);
     std::set<std::string_view> versions;
     std::set<std::string_view> aliases;
@@ -189,10 +180,10 @@ void MetadataStore::import_model(const ModelImport& import, std::string_view own
                                                event.model_name, import.model_name));
       }
       validate_audit(Audit{event.actor, event.reason});
-      validate_utf8(event.version, "event version");
-      validate_utf8(event.key, "event key");
-      if (event.old_value) validate_utf8(*event.old_value, "event old value");
-      if (event.new_value) validate_utf8(*event.new_value, "event new value");
+      detail::require_utf8(event.version, "event version");
+      detail::require_utf8(event.key, "event key");
+      if (event.old_value) detail::require_utf8(*event.old_value, "event old value");
+      if (event.new_value) detail::require_utf8(*event.new_value, "event new value");
     }
     import_model_impl(import, owner, audit);
   });
