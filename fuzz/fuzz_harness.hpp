@@ -26,6 +26,9 @@ inline void silence_logging() {
   set_logger(std::move(quiet));
 }
 
+// Every target includes this header: its log is silenced before libFuzzer runs the first input.
+inline const bool kLoggingSilenced = (silence_logging(), true);
+
 // Reports a broken property and aborts (libFuzzer then saves the input as a crash).
 [[noreturn]] inline void fail(const char* what) {
   std::fprintf(stderr, "fuzz property failed: %s\n", what);

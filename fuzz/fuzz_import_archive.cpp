@@ -90,7 +90,6 @@ InputFile* input_file = nullptr;
 }  // namespace
 
 extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-  modelreg::fuzz::silence_logging();
   static InputFile file;
   input_file = &file;
   return 0;

@@ -51,11 +51,6 @@ void check_decoding(const nlohmann::json& document, const char* type) {
 
 }  // namespace
 
-extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-  modelreg::fuzz::silence_logging();
-  return 0;
-}
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const auto document =
       nlohmann::json::parse(data, data + size, nullptr, /*allow_exceptions=*/false);

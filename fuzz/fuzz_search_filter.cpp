@@ -11,6 +11,7 @@
 
 #include "fuzz_harness.hpp"
 #include "modelreg/search.hpp"
+#include "search_rules.hpp"
 
 namespace {
 
@@ -20,35 +21,13 @@ using modelreg::SearchField;
 using modelreg::fuzz::accepts;
 using modelreg::fuzz::fail;
 
-// Whether `op` is one the header allows for `field`.
-bool allowed(SearchField field, CompareOp op) {
-  const bool like = op == CompareOp::Like || op == CompareOp::ILike;
-  const bool equality = op == CompareOp::Equal || op == CompareOp::NotEqual;
-  switch (field) {
-    case SearchField::ModelName:
-    case SearchField::Version:
-    case SearchField::Tag:
-      return equality || like;
-    case SearchField::Stage:
-    case SearchField::Framework:
-      return equality;
-    case SearchField::Alias:
-      return op == CompareOp::Equal;
-    case SearchField::Metric:
-    case SearchField::CreatedAt:
-    case SearchField::UpdatedAt:
-      return !like;
-  }
-  return false;
-}
-
 using Parser = std::vector<SearchCondition> (*)(std::string_view);
 
 void check_filter(Parser parse, std::string_view text, bool models) {
   std::vector<SearchCondition> conditions;
   if (!accepts([&] { conditions = parse(text); })) return;
   for (const SearchCondition& c : conditions) {
-    if (!allowed(c.field, c.op))
+    if (!modelreg::detail::operator_allowed(c.field, c.op))
       fail("a parsed condition has an operator its field does not allow");
     if (models && c.field != SearchField::ModelName && c.field != SearchField::Tag) {
       fail("a model filter returned a condition on a field other than name or tags");
@@ -63,11 +42,6 @@ void check_filter(Parser parse, std::string_view text, bool models) {
 }
 
 }  // namespace
-
-extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
-  modelreg::fuzz::silence_logging();
-  return 0;
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
