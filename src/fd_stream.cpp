@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <ios>
 
+#include "io.hpp"
+
 namespace modelreg::detail {
 
 FdInputBuf::FdInputBuf(UniqueFd fd, std::size_t buffer_size)
@@ -15,7 +17,7 @@ FdInputBuf::FdInputBuf(UniqueFd fd, std::size_t buffer_size)
 
 std::ptrdiff_t FdInputBuf::read_some(char* data, std::size_t size) {
   for (;;) {
-    const ssize_t got = ::read(fd_.get(), data, size);
+    const ssize_t got = io().read(fd_.get(), data, size);
     if (got >= 0 || errno != EINTR) return got;
   }
 }

@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "fd_stream.hpp"
+#include "io.hpp"
 #include "modelreg/error.hpp"
 #include "modelreg/validation.hpp"
 #include "posix_file.hpp"
@@ -82,23 +83,33 @@ fs::path FileModelStore::resolve(std::string_view path) const {
 }
 
 void FileModelStore::save_impl(const std::string& path, std::istream& in) {
-  detail::write_file_atomically(base_path_ / path, in);
+  // Directory by directory from the base, never through a symlink planted in the tree.
+  detail::write_file_beneath(base_path_, path, in);
 }
 
 std::unique_ptr<std::istream> FileModelStore::open_impl(const std::string& path) const {
-  const fs::path file = base_path_ / path;
+  const fs::path relative(path);
+  const fs::path file = base_path_ / relative;
+  const detail::DirectoryWalk directory =
+      detail::walk_beneath(base_path_, relative.parent_path(), false);
+  if (directory.chain.empty()) {
+    throw NotFoundError(fmt::format("artifact not found: '{}'", file.string()));
+  }
   // Open the descriptor ourselves (O_NOFOLLOW on the file, a regular file only) so that a
   // planted symlink cannot redirect a read outside the store. O_NONBLOCK: opening a FIFO left
   // in the artifact's place must not wait for a writer (it is refused below).
-  detail::UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
+  detail::UniqueFd fd(detail::io().openat(directory.fd(), relative.filename().c_str(),
+                                          O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0));
   if (!fd.valid()) {
-    if (errno == ENOENT || errno == ENOTDIR) {
+    if (errno == ENOENT) {
       throw NotFoundError(fmt::format("artifact not found: '{}'", file.string()));
     }
     detail::throw_errno("cannot open artifact", file);
   }
   struct stat status {};
-  if (::fstat(fd.get(), &status) != 0) detail::throw_errno("cannot stat artifact", file);
+  if (detail::io().fstat(fd.get(), &status) != 0) {
+    detail::throw_errno("cannot stat artifact", file);
+  }
   if (!S_ISREG(status.st_mode)) {
     throw DataLossError(fmt::format("artifact '{}' is not a regular file", file.string()));
   }
@@ -107,26 +118,33 @@ std::unique_ptr<std::istream> FileModelStore::open_impl(const std::string& path)
 }
 
 bool FileModelStore::delete_impl(const std::string& path) {
-  const fs::path file = base_path_ / path;
+  const fs::path relative(path);
+  const fs::path file = base_path_ / relative;
   const fs::path version_dir = file.parent_path();
+  // A symlink or a file in place of a directory is refused (not followed, not removed).
+  const detail::DirectoryWalk directory =
+      detail::walk_beneath(base_path_, relative.parent_path(), false);
+  if (directory.chain.empty()) return false;
   // Partial files of writers that died saving this artifact go too (a live writer's are locked
   // and stay).
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(version_dir, ec)) {
-    detail::remove_if_abandoned(entry.path());
+  for (const std::string& name : detail::temporary_names_in(directory.fd(), version_dir)) {
+    detail::remove_if_abandoned_at(directory.fd(), name, version_dir / name);
   }
   bool deleted = true;
-  if (::unlink(file.c_str()) != 0) {
-    if (errno != ENOENT && errno != ENOTDIR) detail::throw_errno("cannot delete artifact", file);
+  if (detail::io().unlinkat(directory.fd(), relative.filename().c_str(), 0) != 0) {
+    if (errno != ENOENT) detail::throw_errno("cannot delete artifact", file);
     deleted = false;
   }
   // The version directory belongs to this (model, version) alone, so removing it when empty
   // cannot race with another writer; the model directory is shared and stays.
-  if (::rmdir(version_dir.c_str()) == 0) {
-    // Garbage collection may have taken the model directory, empty now, meanwhile.
-    detail::fsync_directory_if_present(version_dir.parent_path());
+  const std::size_t depth = directory.chain.size();
+  if (depth >= 2 && detail::io().unlinkat(directory.chain[depth - 2].get(),
+                                          version_dir.filename().c_str(), AT_REMOVEDIR) == 0) {
+    // Garbage collection may have taken the model directory, empty now, meanwhile: syncing
+    // the descriptor of a removed directory is harmless.
+    detail::fsync_fd(directory.chain[depth - 2].get(), version_dir.parent_path());
   } else {
-    detail::fsync_directory_if_present(version_dir);
+    detail::fsync_fd(directory.fd(), version_dir);
   }
   return deleted;
 }
@@ -136,18 +154,30 @@ std::vector<std::string> FileModelStore::list_impl() const {
   const auto fail = [&](const fs::path& directory, const std::error_code& ec) {
     throw StorageError(fmt::format("cannot list store '{}': {}", directory.string(), ec.message()));
   };
+  // Entries are taken as they are, symlinks not followed: a symlinked model or version
+  // directory, or artifact, is none of the store's.
+  const auto is = [](const fs::directory_entry& entry, fs::file_type type) {
+    std::error_code ec;
+    return entry.symlink_status(ec).type() == type;
+  };
   std::error_code ec;
   for (fs::directory_iterator model(base_path_, ec), end; !ec && model != end;
        model.increment(ec)) {
     const std::string name = model->path().filename().string();
-    if (!model->is_directory() || !is_valid_name(name, validate_model_name)) continue;
+    if (!is(*model, fs::file_type::directory) || !is_valid_name(name, validate_model_name)) {
+      continue;
+    }
     // A model directory removed meanwhile (its last version deleted) holds no artifact.
     std::error_code model_ec;
     for (fs::directory_iterator version(model->path(), model_ec); !model_ec && version != end;
          version.increment(model_ec)) {
       const std::string v = version->path().filename().string();
-      if (!version->is_directory() || !is_valid_name(v, validate_version)) continue;
-      if (fs::is_regular_file(version->path() / "model.bin")) {
+      if (!is(*version, fs::file_type::directory) || !is_valid_name(v, validate_version)) {
+        continue;
+      }
+      std::error_code file_ec;
+      if (fs::symlink_status(version->path() / "model.bin", file_ec).type() ==
+          fs::file_type::regular) {
         paths.push_back(name + "/" + v + "/model.bin");
       }
     }

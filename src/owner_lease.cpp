@@ -8,6 +8,7 @@
 #include <cerrno>
 
 #include "fork_guard.hpp"
+#include "io.hpp"
 
 namespace modelreg::detail {
 namespace {
@@ -76,7 +77,7 @@ FileLockLease::Lock FileLockLease::acquire(const std::filesystem::path& director
   for (;;) {
     Lock lock{new_owner_name(), UniqueFd()};
     const auto path = directory / (lock.owner + kLockSuffix);
-    lock.fd = UniqueFd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    lock.fd = UniqueFd(io().open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (!lock.fd.valid()) {
       if (errno == EEXIST) continue;  // the name is taken: draw another
       throw_errno("cannot create lock file", path);
@@ -84,9 +85,9 @@ FileLockLease::Lock FileLockLease::acquire(const std::filesystem::path& director
     // Between creating and locking the file, another process may find it unlocked, take its
     // owner for dead and unlink it (see is_alive); a lock on an unlinked file protects
     // nothing, so start over with a new name.
-    if (::flock(lock.fd.get(), LOCK_EX | LOCK_NB) != 0) continue;
+    if (io().flock(lock.fd.get(), LOCK_EX | LOCK_NB) != 0) continue;
     struct stat status {};
-    if (::fstat(lock.fd.get(), &status) != 0) throw_errno("cannot stat", path);
+    if (io().fstat(lock.fd.get(), &status) != 0) throw_errno("cannot stat", path);
     if (status.st_nlink > 0) return lock;
   }
 }
@@ -96,7 +97,7 @@ FileLockLease::~FileLockLease() {
   // A forked child's copy of the lease is not the lease: its lock file stays the parent's.
   if (::getpid() != creator_) return;
   const auto path = directory_ / (owner() + kLockSuffix);
-  ::unlink(path.c_str());  // before closing: nobody may see it unlocked and take it for dead
+  io().unlink(path.c_str());  // before closing: nobody may see it unlocked and take it for dead
 }
 
 bool FileLockLease::is_alive(const std::filesystem::path& directory, std::string_view owner) {
@@ -105,10 +106,10 @@ bool FileLockLease::is_alive(const std::filesystem::path& directory, std::string
     return false;
   }
   const auto path = directory / (std::string(owner) + kLockSuffix);
-  UniqueFd fd(::open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
+  UniqueFd fd(io().open(path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
   if (!fd.valid()) return errno != ENOENT;
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return true;
-  ::unlink(path.c_str());
+  if (io().flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return true;
+  io().unlink(path.c_str());
   return false;
 }
 

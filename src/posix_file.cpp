@@ -1,5 +1,6 @@
 #include "posix_file.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
@@ -12,6 +13,7 @@
 #include <istream>
 #include <vector>
 
+#include "io.hpp"
 #include "modelreg/error.hpp"
 
 namespace modelreg::detail {
@@ -41,19 +43,19 @@ void throw_errno(const std::string& what, const std::filesystem::path& path) {
 }
 
 void fsync_fd(int fd, const std::filesystem::path& path_for_errors) {
-  while (::fsync(fd) != 0) {
+  while (io().fsync(fd) != 0) {
     if (errno != EINTR) throw_errno("cannot fsync", path_for_errors);
   }
 }
 
 void fsync_directory(const std::filesystem::path& directory) {
-  UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(io().open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) throw_errno("cannot open directory", directory);
   fsync_fd(fd.get(), directory);
 }
 
 bool fsync_directory_if_present(const std::filesystem::path& directory) {
-  UniqueFd fd(::open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  UniqueFd fd(io().open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!fd.valid()) {
     if (errno == ENOENT || errno == ENOTDIR) return false;
     throw_errno("cannot open directory", directory);
@@ -89,7 +91,7 @@ void make_directories(const std::filesystem::path& directory,
     if (std::filesystem::is_directory(directory, ec)) return;
     if (!parent.empty() && parent != directory) make_directories(parent, created);
     // 0775 less the umask: a team may share the registry through its group, the world never.
-    if (::mkdir(directory.c_str(), 0775) == 0) {
+    if (io().mkdirat(AT_FDCWD, directory.c_str(), 0775) == 0) {
       created.push_back(directory);
       return;
     }
@@ -141,7 +143,7 @@ namespace {
 
 void write_all(int fd, const char* data, std::size_t size, const std::filesystem::path& path) {
   while (size > 0) {
-    const ssize_t written = ::write(fd, data, size);
+    const ssize_t written = io().write(fd, data, size);
     if (written < 0) {
       if (errno == EINTR) continue;
       throw_errno("cannot write", path);
@@ -151,38 +153,52 @@ void write_all(int fd, const char* data, std::size_t size, const std::filesystem
   }
 }
 
-}  // namespace
+// flock that waits, retrying when a signal interrupts the wait.
+int lock_waiting(int fd) {
+  for (;;) {
+    const int result = io().flock(fd, LOCK_EX);
+    if (result == 0 || errno != EINTR) return result;
+  }
+}
 
-void write_file_atomically(const std::filesystem::path& target, std::istream& in,
-                           const std::function<void()>& before_rename) {
-  // A bare file name lives in the current directory.
-  const auto directory = target.has_parent_path() ? target.parent_path() : ".";
-  std::vector<std::filesystem::path> created;
-  make_directories(directory, created);
+// The core of write_file_atomically and write_file_beneath: `open_directory` opens (creating
+// it if needed) the directory the file goes into; it is called again when that directory is
+// removed (by garbage collection, while empty) before the temporary file is in it.
+void write_into(const std::function<DirectoryWalk()>& open_directory,
+                const std::filesystem::path& target, std::istream& in,
+                const std::function<void()>& before_rename) {
+  const std::string name = target.filename().string();
+  DirectoryWalk directory;
+  std::string temp_name;
   std::filesystem::path temp;
   UniqueFd fd;
   // Between open and flock a recovering process may take the new file for an abandoned one
   // and unlink it (under its lock); then this writer sees no link left and starts over.
-  // An empty directory may be removed by garbage collection until the temporary file is in it:
-  // then it is created again.
   int vanished = 0;
   for (;;) {
-    temp = directory / (kTempPrefix + target.filename().string() + "-" + random_suffix());
-    fd = UniqueFd(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (directory.chain.empty()) directory = open_directory();
+    temp_name = kTempPrefix + name + "-" + random_suffix();
+    temp = target.parent_path() / temp_name;
+    fd = UniqueFd(io().openat(directory.fd(), temp_name.c_str(),
+                              O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (!fd.valid()) {
       if (errno == ENOENT && ++vanished < kVanishedParentRetries) {
-        make_directories(directory, created);
+        directory = DirectoryWalk();  // removed while empty: make it again
         continue;
       }
       throw_errno("cannot create", temp);
     }
-    if (::flock(fd.get(), LOCK_EX) != 0) {
-      ::unlink(temp.c_str());
+    if (lock_waiting(fd.get()) != 0) {
+      const int error = errno;
+      io().unlinkat(directory.fd(), temp_name.c_str(), 0);
+      errno = error;
       throw_errno("cannot lock", temp);
     }
     struct stat status {};
-    if (::fstat(fd.get(), &status) != 0) {
-      ::unlink(temp.c_str());
+    if (io().fstat(fd.get(), &status) != 0) {
+      const int error = errno;
+      io().unlinkat(directory.fd(), temp_name.c_str(), 0);
+      errno = error;
       throw_errno("cannot stat", temp);
     }
     if (status.st_nlink > 0) break;
@@ -190,7 +206,9 @@ void write_file_atomically(const std::filesystem::path& target, std::istream& in
   try {
     // Now that the temporary file keeps them from being taken as empty, the new directories are
     // made durable, before the artifact can be.
-    sync_created(created);
+    for (const std::size_t grew : directory.grew) {
+      fsync_fd(directory.chain[grew].get(), target.parent_path());
+    }
     std::vector<char> buffer(std::size_t{1} << 20);
     while (in.good()) {
       in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
@@ -203,59 +221,216 @@ void write_file_atomically(const std::filesystem::path& target, std::istream& in
     }
     fsync_fd(fd.get(), temp);
     if (before_rename) before_rename();
-    if (::rename(temp.c_str(), target.c_str()) != 0) throw_errno("cannot rename into", target);
+    if (io().renameat(directory.fd(), temp_name.c_str(), directory.fd(), name.c_str()) != 0) {
+      throw_errno("cannot rename into", target);
+    }
   } catch (...) {
-    ::unlink(temp.c_str());
+    io().unlinkat(directory.fd(), temp_name.c_str(), 0);
     throw;
   }
   fd.reset();
-  // The directory can vanish only once the renamed file is gone from it again (garbage
-  // collection removing an artifact nobody references, then its empty directory): that removal
-  // came after this write, and nothing of it is left to make durable.
-  fsync_directory_if_present(directory);
+  // The directory may be gone again (garbage collection removing an artifact nobody
+  // references, then its empty directory): that came after this write, and syncing the
+  // descriptor of a removed directory is harmless.
+  fsync_fd(directory.fd(), target.parent_path());
 }
 
-namespace {
+UniqueFd open_directory(int parent, const std::string& name) {
+  return UniqueFd(
+      io().openat(parent, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC, 0));
+}
 
-// Opens `path` if it is a temporary file whose writer is gone, and returns it locked (LOCK_EX)
-// with its size; an invalid descriptor otherwise.
-UniqueFd lock_abandoned(const std::filesystem::path& path, std::uint64_t& size) {
-  if (path.filename().string().rfind(kTempPrefix, 0) != 0) return UniqueFd();
-  // O_NONBLOCK: a FIFO under such a name must not make the open wait for a writer.
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK));
-  if (!fd.valid()) return UniqueFd();
-  // A writer holds LOCK_EX until it has renamed or removed its file; getting the lock means it
-  // is gone.
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return UniqueFd();
+[[noreturn]] void refuse_component(int parent, const std::filesystem::path& path, bool create) {
   struct stat status {};
-  if (::fstat(fd.get(), &status) != 0 || !S_ISREG(status.st_mode)) return UniqueFd();
-  size = static_cast<std::uint64_t>(status.st_size);
-  return fd;
+  if (::fstatat(parent, path.filename().c_str(), &status, AT_SYMLINK_NOFOLLOW) == 0 &&
+      S_ISLNK(status.st_mode)) {
+    throw StorageError(fmt::format(
+        "'{}' is a symbolic link; the store does not follow links inside its tree", path.string()));
+  }
+  if (create) {
+    throw StorageError(fmt::format("'{}' exists and is not a directory", path.string()));
+  }
+  throw DataLossError(fmt::format("'{}' is not a directory", path.string()));
 }
 
 }  // namespace
 
-bool remove_if_abandoned(const std::filesystem::path& path, std::uint64_t* bytes) {
+void write_file_atomically(const std::filesystem::path& target, std::istream& in,
+                           const std::function<void()>& before_rename) {
+  // A bare file name lives in the current directory.
+  const auto directory = target.has_parent_path() ? target.parent_path() : ".";
+  const auto open = [&] {
+    DirectoryWalk walk;
+    for (int attempt = 1;; ++attempt) {
+      std::vector<std::filesystem::path> created;
+      make_directories(directory, created);
+      for (const auto& made : created) {
+        // A parent gone again took its new directory along: the open below finds out.
+        UniqueFd parent(io().open(made.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!parent.valid()) continue;
+        walk.grew.push_back(walk.chain.size());
+        walk.chain.push_back(std::move(parent));
+      }
+      UniqueFd fd(io().open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (fd.valid()) {
+        walk.chain.push_back(std::move(fd));
+        return walk;
+      }
+      if (errno != ENOENT || attempt == kVanishedParentRetries) {
+        throw_errno("cannot open directory", directory);
+      }
+    }
+  };
+  write_into(open, target, in, before_rename);
+}
+
+namespace {
+
+// One pass of walk_beneath; false if a directory on the way was removed meanwhile (garbage
+// collection takes empty ones) after this pass opened it, so that the walk must start over.
+bool walk_once(const std::filesystem::path& root, const std::filesystem::path& relative,
+               bool create, DirectoryWalk& walk) {
+  walk = DirectoryWalk();
+  UniqueFd top(io().open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!top.valid()) {
+    if (errno == ENOENT && !create) return true;
+    throw_errno("cannot open directory", root);
+  }
+  walk.chain.push_back(std::move(top));
+  std::filesystem::path path = root;
+  for (const auto& component : relative) {
+    const std::string name = component.string();
+    if (name.empty() || name == ".") continue;
+    path /= component;
+    for (;;) {
+      UniqueFd next = open_directory(walk.fd(), name);
+      if (next.valid()) {
+        walk.chain.push_back(std::move(next));
+        break;
+      }
+      if (errno == ENOTDIR || errno == ELOOP) refuse_component(walk.fd(), path, create);
+      if (errno != ENOENT) throw_errno("cannot open directory", path);
+      if (!create) {
+        walk = DirectoryWalk();
+        return true;
+      }
+      if (io().mkdirat(walk.fd(), name.c_str(), 0775) == 0) {
+        walk.grew.push_back(walk.chain.size() - 1);
+      } else if (errno == ENOENT) {
+        return false;
+      } else if (errno != EEXIST) {
+        throw_errno("cannot create directory", path);
+      }
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+DirectoryWalk walk_beneath(const std::filesystem::path& root, const std::filesystem::path& relative,
+                           bool create) {
+  DirectoryWalk walk;
+  for (int attempt = 1; !walk_once(root, relative, create, walk); ++attempt) {
+    if (attempt == kVanishedParentRetries) {
+      throw StorageError(fmt::format("cannot create directory '{}': removed again {} times",
+                                     (root / relative).string(), attempt));
+    }
+  }
+  return walk;
+}
+
+void write_file_beneath(const std::filesystem::path& root, const std::filesystem::path& relative,
+                        std::istream& in, const std::function<void()>& before_rename) {
+  write_into([&] { return walk_beneath(root, relative.parent_path(), true); }, root / relative, in,
+             before_rename);
+}
+
+namespace {
+
+// Opens `name` in `directory` if it is a temporary file whose writer is gone, and returns it
+// locked (LOCK_EX) with its size; an invalid descriptor otherwise.
+UniqueFd lock_abandoned(int directory, const std::string& name, std::uint64_t& size) {
+  if (name.rfind(kTempPrefix, 0) != 0) return UniqueFd();
+  // O_NONBLOCK: a FIFO under such a name must not make the open wait for a writer.
+  UniqueFd fd(
+      io().openat(directory, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0));
+  if (!fd.valid()) return UniqueFd();
+  // A writer holds LOCK_EX until it has renamed or removed its file; getting the lock means it
+  // is gone.
+  if (io().flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return UniqueFd();
+  struct stat status {};
+  if (io().fstat(fd.get(), &status) != 0 || !S_ISREG(status.st_mode)) return UniqueFd();
+  size = static_cast<std::uint64_t>(status.st_size);
+  return fd;
+}
+
+// The directory of `path` and its file name, for the *at calls.
+std::pair<std::filesystem::path, std::string> split(const std::filesystem::path& path) {
+  return {path.has_parent_path() ? path.parent_path() : ".", path.filename().string()};
+}
+
+}  // namespace
+
+std::vector<std::string> temporary_names_in(int directory,
+                                            const std::filesystem::path& path_for_errors) {
+  // readdir on a descriptor of its own, so that `directory` stays open and unmoved.
+  const int own = io().openat(directory, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  DIR* stream = own >= 0 ? ::fdopendir(own) : nullptr;
+  if (stream == nullptr) {
+    const int error = errno;
+    if (own >= 0) ::close(own);
+    errno = error;
+    throw_errno("cannot list", path_for_errors);
+  }
+  std::vector<std::string> names;
+  errno = 0;
+  while (const dirent* entry = ::readdir(stream)) {
+    if (std::strncmp(entry->d_name, kTempPrefix, std::strlen(kTempPrefix)) == 0) {
+      names.emplace_back(entry->d_name);
+    }
+    errno = 0;
+  }
+  const int error = errno;
+  ::closedir(stream);
+  if (error != 0) {
+    errno = error;
+    throw_errno("cannot list", path_for_errors);
+  }
+  return names;
+}
+
+bool remove_if_abandoned_at(int directory, const std::string& name,
+                            const std::filesystem::path& path_for_errors, std::uint64_t* bytes) {
   std::uint64_t size = 0;
-  const UniqueFd fd = lock_abandoned(path, size);
+  const UniqueFd fd = lock_abandoned(directory, name, size);
   if (!fd.valid()) return false;
   // Unlink while holding the lock (see write_file_atomically).
-  if (::unlink(path.c_str()) != 0) {
+  if (io().unlinkat(directory, name.c_str(), 0) != 0) {
     if (errno == ENOENT) return false;
-    throw_errno("cannot remove abandoned temporary file", path);
+    throw_errno("cannot remove abandoned temporary file", path_for_errors);
   }
   if (bytes != nullptr) *bytes = size;
   return true;
 }
 
+bool remove_if_abandoned(const std::filesystem::path& path, std::uint64_t* bytes) {
+  const auto [directory, name] = split(path);
+  UniqueFd fd(io().open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd.valid()) return false;
+  return remove_if_abandoned_at(fd.get(), name, path, bytes);
+}
+
 std::optional<std::uint64_t> abandoned_temporary_file_size(const std::filesystem::path& path) {
+  const auto [directory, name] = split(path);
+  UniqueFd fd(io().open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   std::uint64_t size = 0;
-  if (!lock_abandoned(path, size).valid()) return std::nullopt;
+  if (!fd.valid() || !lock_abandoned(fd.get(), name, size).valid()) return std::nullopt;
   return size;  // the descriptor, and with it the lock, is gone again
 }
 
 bool remove_directory_if_empty(const std::filesystem::path& directory) {
-  if (::rmdir(directory.c_str()) == 0) return true;
+  if (io().rmdir(directory.c_str()) == 0) return true;
   if (errno == ENOTEMPTY || errno == EEXIST || errno == ENOENT) return false;
   throw_errno("cannot remove directory", directory);
 }

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace modelreg::detail {
 
@@ -71,6 +72,37 @@ inline constexpr const char* kTempPrefix = ".tmp-";
 // writer's later step, not a failure of this one.
 void write_file_atomically(const std::filesystem::path& target, std::istream& in,
                            const std::function<void()>& before_rename = {});
+
+// The directory `root`/`relative`, opened one component at a time below `root` with O_NOFOLLOW,
+// so that a symlink planted in place of a directory inside the tree is refused rather than
+// followed: nothing outside `root` is read or written through it.
+struct DirectoryWalk {
+  std::vector<UniqueFd> chain;    // root first, then each component of `relative`
+  std::vector<std::size_t> grew;  // indexes into chain of directories given a new entry
+  int fd() const { return chain.back().get(); }
+};
+
+// Opens `relative` below `root` as above. A missing component is created (0775 less the umask)
+// if `create`, else the result has an empty chain. A component that is a symlink is a
+// StorageError naming it; one that is no directory is a StorageError if `create` (it cannot be
+// made) and a DataLossError otherwise (what was stored there is gone).
+DirectoryWalk walk_beneath(const std::filesystem::path& root, const std::filesystem::path& relative,
+                           bool create);
+
+// As write_file_atomically, into `relative` (a file name below directories) below `root`,
+// through walk_beneath: a symlinked directory on the way is refused, not followed.
+void write_file_beneath(const std::filesystem::path& root, const std::filesystem::path& relative,
+                        std::istream& in, const std::function<void()>& before_rename = {});
+
+// The names in the open directory `directory` that start with kTempPrefix. Throws StorageError
+// naming `path_for_errors` if it cannot be read.
+std::vector<std::string> temporary_names_in(int directory,
+                                            const std::filesystem::path& path_for_errors);
+
+// As remove_if_abandoned, for the entry `name` of the open directory `directory`.
+bool remove_if_abandoned_at(int directory, const std::string& name,
+                            const std::filesystem::path& path_for_errors,
+                            std::uint64_t* bytes = nullptr);
 
 // Removes `path` if it is a temporary file (a regular file named kTempPrefix...) whose writer is
 // gone (no lock held on it). Returns true if it removed it, and then its size in `*bytes` if

@@ -14,6 +14,7 @@
 
 #include "archive/archive_reader.hpp"
 #include "archive/archive_writer.hpp"
+#include "io.hpp"
 #include "modelreg/error.hpp"
 #include "modelreg/metadata_store.hpp"
 #include "modelreg/model_store.hpp"
@@ -229,11 +230,12 @@ class PendingFile {
         temp_(destination.parent_path() /
               (std::string(detail::kTempPrefix) + destination.filename().string() + "." +
                detail::random_suffix())) {
-    fd_ = detail::UniqueFd(::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    fd_ = detail::UniqueFd(
+        detail::io().open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
     if (!fd_.valid()) detail::throw_errno("cannot create archive", temp_);
   }
   ~PendingFile() {
-    if (!committed_) ::unlink(temp_.c_str());
+    if (!committed_) detail::io().unlink(temp_.c_str());
   }
   PendingFile(const PendingFile&) = delete;
   PendingFile& operator=(const PendingFile&) = delete;
@@ -241,7 +243,7 @@ class PendingFile {
   std::uint64_t commit() {
     detail::fsync_fd(fd_.get(), temp_);
     const off_t size = ::lseek(fd_.get(), 0, SEEK_END);
-    if (::rename(temp_.c_str(), destination_.c_str()) != 0) {
+    if (detail::io().rename(temp_.c_str(), destination_.c_str()) != 0) {
       detail::throw_errno("cannot rename archive into place", destination_);
     }
     committed_ = true;
