@@ -207,7 +207,7 @@ void write_into(const std::function<DirectoryWalk()>& open_directory,
     // Now that the temporary file keeps them from being taken as empty, the new directories are
     // made durable, before the artifact can be.
     for (const std::size_t grew : directory.grew) {
-      fsync_fd(directory.chain[grew].get(), target.parent_path());
+      fsync_fd(directory.chain[grew].get(), directory.paths[grew]);
     }
     std::vector<char> buffer(std::size_t{1} << 20);
     while (in.good()) {
@@ -270,10 +270,12 @@ void write_file_atomically(const std::filesystem::path& target, std::istream& in
         if (!parent.valid()) continue;
         walk.grew.push_back(walk.chain.size());
         walk.chain.push_back(std::move(parent));
+        walk.paths.push_back(made.parent_path());
       }
       UniqueFd fd(io().open(directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (fd.valid()) {
         walk.chain.push_back(std::move(fd));
+        walk.paths.push_back(directory);
         return walk;
       }
       if (errno != ENOENT || attempt == kVanishedParentRetries) {
@@ -297,6 +299,7 @@ bool walk_once(const std::filesystem::path& root, const std::filesystem::path& r
     throw_errno("cannot open directory", root);
   }
   walk.chain.push_back(std::move(top));
+  walk.paths.push_back(root);
   std::filesystem::path path = root;
   for (const auto& component : relative) {
     const std::string name = component.string();
@@ -306,6 +309,7 @@ bool walk_once(const std::filesystem::path& root, const std::filesystem::path& r
       UniqueFd next = open_directory(walk.fd(), name);
       if (next.valid()) {
         walk.chain.push_back(std::move(next));
+        walk.paths.push_back(path);
         break;
       }
       if (errno == ENOTDIR || errno == ELOOP) refuse_component(walk.fd(), path, create);

@@ -65,8 +65,10 @@ inline constexpr const char* kTempPrefix = ".tmp-";
 // (".tmp-<name>-<random>"), fsync, rename over `target`, fsync of the directory. The temporary
 // file is locked (flock) while it is written, so that remove_if_abandoned can tell a live
 // writer's file from a dead one's. On failure the temporary file is removed and StorageError is
-// thrown; `target` is untouched. `before_rename`, if given, runs once the bytes are durable and
-// may throw to abandon the write (e.g. when their checksum does not match). Target's directory
+// thrown. `before_rename`, if given, runs once the bytes are durable and
+// may throw to abandon the write (e.g. when their checksum does not match). Only the last step,
+// syncing the directory after the rename, can fail with `target` already replaced: the caller
+// that must leave nothing behind removes it then. Target's directory
 // may be removed by another process while it is empty (before the temporary file exists): it is
 // created again; once the file is renamed into it, its removal (with the file) is another
 // writer's later step, not a failure of this one.
@@ -77,8 +79,9 @@ void write_file_atomically(const std::filesystem::path& target, std::istream& in
 // so that a symlink planted in place of a directory inside the tree is refused rather than
 // followed: nothing outside `root` is read or written through it.
 struct DirectoryWalk {
-  std::vector<UniqueFd> chain;    // root first, then each component of `relative`
-  std::vector<std::size_t> grew;  // indexes into chain of directories given a new entry
+  std::vector<UniqueFd> chain;               // root first, then each component of `relative`
+  std::vector<std::filesystem::path> paths;  // of each one in chain, for messages
+  std::vector<std::size_t> grew;             // indexes into chain of directories given a new entry
   int fd() const { return chain.back().get(); }
 };
 

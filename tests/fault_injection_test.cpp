@@ -1,23 +1,32 @@
-// Fault injection on both store interfaces: a whole workflow (register from bytes, a file and a
-// stream, promote, alias, tags, loads of every kind, delete, export, import, garbage collection,
-// delete_model) runs once per k, with the k-th call to either store failing (a save breaks off
-// midway, as a full disk or an I/O error would). After each step the test checks: the caller got
-// a StorageError, it was logged, the registry is as before the failed call once recover() ran
-// (or, for the steps whose contract lets them finish instead, as after it), and the same call
-// then succeeds. Every k up to the number of store calls of the workflow is tried.
+// Fault injection on both store interfaces and on the library's I/O seam: a whole workflow
+// (register from bytes, a file and a stream, promote, alias, tags, loads of every kind, delete,
+// export, import, garbage collection, delete_model) runs once per k, with the k-th call to either
+// store failing (a save breaks off midway, as a full disk or an I/O error would). After each step
+// the test checks: the caller got a StorageError, it was logged, the registry is as before the
+// failed call once recover() ran (or, for the steps whose contract lets them finish instead, as
+// after it), and the same call then succeeds. Every k up to the number of store calls of the
+// workflow is tried. At the seam (detail::Io: every open, read, write, fsync, rename, unlink, mkdir
+// and flock of the library) the k-th eligible system call fails with EIO, or with ENOSPC where a
+// full disk reports it; an EINTR where retrying is right, or a short write, must change nothing the
+// caller sees.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <streambuf>
 #include <string>
 #include <vector>
 
 #include "forwarding_metadata_store.hpp"
+#include "io.hpp"
 #include "log_capture.hpp"
 #include "modelreg/model_archive.hpp"
 #include "modelreg/modelreg.hpp"
@@ -115,13 +124,114 @@ class FaultyArtifacts final : public ModelStore {
   std::shared_ptr<Faults> faults_;
 };
 
+// How the seam's k-th eligible call fails.
+enum class Fault { Eio, Enospc, Eintr, ShortWrite };
+
+const char* name_of(Fault fault) {
+  switch (fault) {
+    case Fault::Eio:
+      return "EIO";
+    case Fault::Enospc:
+      return "ENOSPC";
+    case Fault::Eintr:
+      return "EINTR";
+    case Fault::ShortWrite:
+      return "ShortWrite";
+  }
+  return "?";
+}
+
+// The library's I/O seam with the k-th call that `fault` applies to failing: EIO on any call;
+// ENOSPC where a full disk reports it (creating, writing, syncing, renaming, making a
+// directory); EINTR on the calls that wait (read, write, fsync, a blocking flock), which the
+// library must retry; a write that takes only half of what it was given.
+class FaultyIo final : public detail::Io {
+ public:
+  FaultyIo(Fault fault, std::shared_ptr<Faults> faults)
+      : fault_(fault), faults_(std::move(faults)) {}
+
+  int openat(int directory, const char* path, int flags, mode_t mode) override {
+    const bool creates = (flags & O_CREAT) != 0;
+    if (fails(fault_ == Fault::Eio || (fault_ == Fault::Enospc && creates), "open", path)) {
+      return -1;
+    }
+    return Io::openat(directory, path, flags, mode);
+  }
+  ssize_t read(int fd, void* data, std::size_t size) override {
+    if (fails(fault_ == Fault::Eio || fault_ == Fault::Eintr, "read", fd)) return -1;
+    return Io::read(fd, data, size);
+  }
+  ssize_t write(int fd, const void* data, std::size_t size) override {
+    if (fault_ == Fault::ShortWrite) {
+      if (size > 1 && faults_->next("short write to " + describe(fd))) {
+        return Io::write(fd, data, size / 2);
+      }
+      return Io::write(fd, data, size);
+    }
+    if (fails(true, "write", fd)) return -1;
+    return Io::write(fd, data, size);
+  }
+  int fsync(int fd) override {
+    if (fails(fault_ != Fault::ShortWrite, "fsync", fd)) return -1;
+    return Io::fsync(fd);
+  }
+  int fstat(int fd, struct stat* status) override {
+    if (fails(fault_ == Fault::Eio, "fstat", fd)) return -1;
+    return Io::fstat(fd, status);
+  }
+  int flock(int fd, int operation) override {
+    const bool waits = (operation & LOCK_NB) == 0;
+    if (fails(fault_ == Fault::Eio || (fault_ == Fault::Eintr && waits), "flock", fd)) return -1;
+    return Io::flock(fd, operation);
+  }
+  int renameat(int from_directory, const char* from, int to_directory, const char* to) override {
+    if (fails(fault_ == Fault::Eio || fault_ == Fault::Enospc, "rename", from)) return -1;
+    return Io::renameat(from_directory, from, to_directory, to);
+  }
+  int unlinkat(int directory, const char* path, int flags) override {
+    if (fails(fault_ == Fault::Eio, "unlink", path)) return -1;
+    return Io::unlinkat(directory, path, flags);
+  }
+  int mkdirat(int directory, const char* path, mode_t mode) override {
+    if (fails(fault_ == Fault::Eio || fault_ == Fault::Enospc, "mkdir", path)) return -1;
+    return Io::mkdirat(directory, path, mode);
+  }
+
+ private:
+  static std::string describe(int fd) {
+    char target[4096];
+    const ssize_t n =
+        ::readlink(("/proc/self/fd/" + std::to_string(fd)).c_str(), target, sizeof target);
+    return n > 0 ? std::string(target, static_cast<std::size_t>(n)) : "fd " + std::to_string(fd);
+  }
+  bool fails(bool applies, const char* call, int fd) {
+    return applies && fails_now(std::string(call) + " " + describe(fd));
+  }
+  bool fails(bool applies, const char* call, const char* path) {
+    return applies && fails_now(std::string(call) + " " + path);
+  }
+  bool fails_now(const std::string& what) {
+    if (!faults_->next(std::string(name_of(fault_)) + " on " + what)) return false;
+    errno = fault_ == Fault::Eio ? EIO : fault_ == Fault::Enospc ? ENOSPC : EINTR;
+    return true;
+  }
+
+  Fault fault_;
+  std::shared_ptr<Faults> faults_;
+};
+
 // A durable registry (SQLite catalog, files) behind the faulty stores.
 struct Registry {
-  Registry(const fs::path& dir, const std::shared_ptr<Faults>& faults)
+  // With `faulty_stores` false the stores are the plain ones (the faults are at the seam).
+  Registry(const fs::path& dir, const std::shared_ptr<Faults>& faults, bool faulty_stores)
       : files(std::make_shared<FileModelStore>(dir / "artifacts")),
-        registry(std::make_shared<FaultyArtifacts>(files, faults),
-                 std::make_shared<FaultyCatalog>(
-                     std::make_shared<SqliteMetadataStore>(dir / "registry.db"), faults)) {}
+        registry(faulty_stores
+                     ? std::shared_ptr<ModelStore>(std::make_shared<FaultyArtifacts>(files, faults))
+                     : files,
+                 faulty_stores
+                     ? std::shared_ptr<MetadataStore>(std::make_shared<FaultyCatalog>(
+                           std::make_shared<SqliteMetadataStore>(dir / "registry.db"), faults))
+                     : std::make_shared<SqliteMetadataStore>(dir / "registry.db")) {}
   std::shared_ptr<FileModelStore> files;
   ModelRegistry registry;
 };
@@ -162,6 +272,9 @@ struct Step {
 
 class FaultInjectionTest : public ::testing::Test {
  protected:
+  // Unset: the faults are in the stores; set: at the I/O seam, of this kind.
+  std::optional<Fault> seam_;
+
   // The workflow on `source` (and `target` for the import), in a fresh directory.
   std::vector<Step> workflow(Registry& source, Registry& target, const fs::path& dir) {
     ModelRegistry& r = source.registry;
@@ -226,8 +339,12 @@ class FaultInjectionTest : public ::testing::Test {
     testing::TestDir dir("modelreg-faults");
     std::ofstream(dir.path() / "source.bin") << "weights from a file";
     auto faults = std::make_shared<Faults>();
-    Registry source(dir.path() / "source", faults);
-    Registry target(dir.path() / "target", faults);
+    FaultyIo faulty_io(seam_.value_or(Fault::Eio), faults);
+    std::optional<detail::ScopedIo> installed;
+    if (seam_) installed.emplace(faulty_io);
+    const bool transparent = seam_ == Fault::Eintr || seam_ == Fault::ShortWrite;
+    Registry source(dir.path() / "source", faults, !seam_);
+    Registry target(dir.path() / "target", faults, !seam_);
     faults->calls = 0;  // counted from here: the registries' construction is not the workflow
     faults->fail_at = k;
     const auto steps = workflow(source, target, dir.path());
@@ -244,6 +361,7 @@ class FaultInjectionTest : public ::testing::Test {
         step.run();
       } catch (const Error& e) {
         failed = true;
+        EXPECT_FALSE(transparent) << "not retried: " << faults->fired << ": " << e.what();
         EXPECT_FALSE(fired_before || faults->fired.empty()) << "not injected: " << e.what();
         EXPECT_EQ(e.code(), ErrorCode::Storage) << faults->fired << ": " << e.what();
         bool logged = false;
@@ -283,25 +401,46 @@ class FaultInjectionTest : public ::testing::Test {
     if (fired != nullptr) *fired = faults->fired;
     return !faults->fired.empty();
   }
+
+  // Runs the workflow failing each call in turn; returns how many calls it made fault-free.
+  int fail_each_call_in_turn() {
+    std::vector<std::string> expected;
+    int calls = 0;
+    EXPECT_FALSE(run(0, expected, nullptr, &calls));
+    if (::testing::Test::HasFailure()) return 0;
+    int k = 1;
+    for (;; ++k) {
+      std::vector<std::string> after;
+      std::string fired;
+      if (!run(k, after, &expected, nullptr, &fired)) break;
+      std::printf("fault %d: %s\n", k, fired.c_str());
+      if (::testing::Test::HasFatalFailure()) break;
+    }
+    // Each call the fault-free workflow made was failed once, and none is left.
+    EXPECT_EQ(k - 1, calls);
+    return calls;
+  }
 };
 
 TEST_F(FaultInjectionTest, EveryStoreCallOfTheWorkflowFailsOnceInTurn) {
-  std::vector<std::string> expected;
-  int calls = 0;
-  ASSERT_FALSE(run(0, expected, nullptr, &calls));
-  ASSERT_FALSE(::testing::Test::HasFailure());
-  int k = 1;
-  for (;; ++k) {
-    std::vector<std::string> after;
-    std::string fired;
-    if (!run(k, after, &expected, nullptr, &fired)) break;
-    std::printf("fault %d: %s\n", k, fired.c_str());
-    if (::testing::Test::HasFatalFailure()) break;
-  }
-  // Each call the fault-free workflow made was failed once, and none is left.
-  EXPECT_EQ(k - 1, calls);
-  EXPECT_GT(calls, 30);
+  EXPECT_GT(fail_each_call_in_turn(), 30);
 }
+
+class SeamFaultTest : public FaultInjectionTest, public ::testing::WithParamInterface<Fault> {};
+
+TEST_P(SeamFaultTest, EverySystemCallOfTheWorkflowFailsOnceInTurn) {
+  seam_ = GetParam();
+  // The workflow's artifacts are small: each is one write (six of them, loads and imports
+  // included); every kind of call is much more frequent.
+  EXPECT_GE(fail_each_call_in_turn(), GetParam() == Fault::ShortWrite ? 6 : 40);
+}
+
+INSTANTIATE_TEST_SUITE_P(Faults, SeamFaultTest,
+                         ::testing::Values(Fault::Eio, Fault::Enospc, Fault::Eintr,
+                                           Fault::ShortWrite),
+                         [](const ::testing::TestParamInfo<Fault>& fault) {
+                           return std::string(name_of(fault.param));
+                         });
 
 }  // namespace
 }  // namespace modelreg

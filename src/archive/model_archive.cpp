@@ -454,9 +454,14 @@ ImportReport import_model(ModelRegistry& registry, const fs::path& source,
       EntryStreambuf data(reader, artifact->size);
       std::istream in(&data);
       in.exceptions(std::ios::badbit);  // an error of the archive propagates as itself
+      // Undone even if the save fails: one that fails after its rename (syncing the
+      // directory) leaves the file in place.
+      rollback.saved(ModelStore::artifact_path(import.model_name, version.version));
       const std::string path =
           registry.store()->save_artifact(import.model_name, version.version, in);
-      rollback.saved(path);
+      if (path != ModelStore::artifact_path(import.model_name, version.version)) {
+        rollback.saved(path);
+      }
       if (data.count() != artifact->size || data.digest() != artifact->sha256) {
         throw DataLossError(fmt::format(
             "archive '{}': the artifact of {} does not match its SHA-256 or size (damaged "
