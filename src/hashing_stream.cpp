@@ -3,7 +3,7 @@
 namespace modelreg::detail {
 
 HashingInputBuf::HashingInputBuf(std::istream& source, std::size_t buffer_size)
-    : source_(source), buffer_(buffer_size) {}
+    : source_(source), hash_(buffer_size) {}
 
 HashingInputBuf::int_type HashingInputBuf::underflow() {
   if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
@@ -11,13 +11,14 @@ HashingInputBuf::int_type HashingInputBuf::underflow() {
     if (!source_.eof()) source_failed_ = true;
     return traits_type::eof();
   }
-  source_.read(buffer_.data(), static_cast<std::streamsize>(buffer_.size()));
+  // The buffer handed out before is the consumer's no longer; the hasher may still read it.
+  char* buffer = hash_.acquire();
+  source_.read(buffer, static_cast<std::streamsize>(hash_.buffer_size()));
   const auto got = source_.gcount();
   if (source_.bad() || (source_.fail() && !source_.eof())) source_failed_ = true;
   if (got <= 0) return traits_type::eof();
-  hash_.update(buffer_.data(), static_cast<std::size_t>(got));
-  size_ += static_cast<std::uint64_t>(got);
-  setg(buffer_.data(), buffer_.data(), buffer_.data() + got);
+  hash_.submit(static_cast<std::size_t>(got));
+  setg(buffer, buffer, buffer + got);
   return traits_type::to_int_type(*gptr());
 }
 

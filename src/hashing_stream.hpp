@@ -1,14 +1,15 @@
 #pragma once
 
 // Stream buffers that hash and count the bytes passing through them, so an artifact is hashed
-// while it is copied (one pass, bounded memory).
+// while it is copied (one pass, bounded memory; the hashing runs on a thread of its own beside
+// the copy, see hash_pipeline.hpp).
 
 #include <cstdint>
 #include <istream>
 #include <streambuf>
 #include <vector>
 
-#include "sha256.hpp"
+#include "hash_pipeline.hpp"
 
 namespace modelreg::detail {
 
@@ -17,7 +18,8 @@ class HashingInputBuf : public std::streambuf {
  public:
   explicit HashingInputBuf(std::istream& source, std::size_t buffer_size = 1 << 20);
 
-  std::uint64_t size() const { return size_; }
+  std::uint64_t size() const { return hash_.size(); }
+  // Call once, when the reader is done.
   std::string hex_digest() { return hash_.hex_digest(); }
   // True if the source stream failed for a reason other than reaching its end.
   bool source_failed() const { return source_failed_; }
@@ -27,9 +29,7 @@ class HashingInputBuf : public std::streambuf {
 
  private:
   std::istream& source_;
-  std::vector<char> buffer_;
-  Sha256 hash_;
-  std::uint64_t size_ = 0;
+  HashPipeline hash_;
   bool source_failed_ = false;
 };
 
