@@ -2,14 +2,45 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 
 #include <cerrno>
+#include <cstring>
 #include <system_error>
+#include <vector>
 
+#include "io.hpp"
 #include "modelreg/error.hpp"
+#include "posix_file.hpp"
 
 namespace modelreg::detail {
+
+struct ArchiveReader::Source {
+  UniqueFd fd;
+  std::vector<char> buffer = std::vector<char>(std::size_t{1} << 20);
+  int error = 0;  // errno of the read that failed, if one did
+};
+
+namespace {
+
+// libarchive's read callback.
+la_ssize_t read_in(struct archive* archive, void* client, const void** data) {
+  auto& source = *static_cast<ArchiveReader::Source*>(client);
+  for (;;) {
+    const ssize_t got = io().read(source.fd.get(), source.buffer.data(), source.buffer.size());
+    if (got >= 0) {
+      *data = source.buffer.data();
+      return got;
+    }
+    if (errno == EINTR) continue;
+    source.error = errno;
+    archive_set_error(archive, errno, "read failed: %s", std::strerror(errno));
+    return -1;
+  }
+}
+
+}  // namespace
 
 ArchiveReader::ArchiveReader(const std::filesystem::path& path)
     : archive_(archive_read_new()), path_(path) {
@@ -32,7 +63,16 @@ ArchiveReader::ArchiveReader(const std::filesystem::path& path)
     archive_read_free(archive_);
     throw StorageError(fmt::format("libarchive cannot read tar archives: {}", message));
   }
-  if (archive_read_open_filename(archive_, path.c_str(), 1 << 20) != ARCHIVE_OK) {
+  source_ = std::make_unique<Source>();
+  source_->fd = UniqueFd(io().open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!source_->fd.valid()) {
+    const int error = errno;
+    archive_read_free(archive_);
+    errno = error;
+    throw_errno("cannot open archive", path);
+  }
+  if (archive_read_open2(archive_, source_.get(), nullptr, &read_in, nullptr, nullptr) !=
+      ARCHIVE_OK) {
     const char* message = archive_error_string(archive_);
     const std::string text = message != nullptr ? message : "unknown error";
     const int error = archive_errno(archive_);
@@ -58,6 +98,8 @@ void ArchiveReader::fail(const char* what, bool damaged) const {
   const char* message = archive_error_string(archive_);
   const std::string text = fmt::format("archive '{}': {}: {}", path_.string(), what,
                                        message != nullptr ? message : "unknown error");
+  if (source_ != nullptr && source_->error != 0)
+    throw StorageError(text);  // the file's, not the archive's
   if (damaged) throw DataLossError(text);
   throw InvalidArgumentError(text);
 }

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -24,6 +25,9 @@ class ArchiveReader {
 
   // Opens `path`. Throws NotFoundError if it does not exist, StorageError if it cannot be read.
   explicit ArchiveReader(const std::filesystem::path& path);
+  // The file, which libarchive reads through the library's I/O seam (io.hpp); it keeps an error
+  // of the file (not of its contents), so that it is reported as a StorageError.
+  struct Source;
   ~ArchiveReader();
   ArchiveReader(const ArchiveReader&) = delete;
   ArchiveReader& operator=(const ArchiveReader&) = delete;
@@ -42,6 +46,7 @@ class ArchiveReader {
   struct archive* archive_ = nullptr;
   std::filesystem::path path_;
   bool first_ = true;
+  std::unique_ptr<Source> source_;
 };
 
 }  // namespace modelreg::detail

@@ -4,8 +4,11 @@
 #include <archive_entry.h>
 #include <fmt/format.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 
+#include "io.hpp"
 #include "modelreg/error.hpp"
 
 namespace modelreg::detail {
@@ -16,11 +19,29 @@ struct EntryDeleter {
   void operator()(archive_entry* entry) const { archive_entry_free(entry); }
 };
 
+// libarchive's write callback: every byte through the library's I/O seam.
+la_ssize_t write_out(struct archive* archive, void* client, const void* data, std::size_t size) {
+  const int fd = *static_cast<const int*>(client);
+  const auto* bytes = static_cast<const char*>(data);
+  std::size_t left = size;
+  while (left > 0) {
+    const ssize_t written = io().write(fd, bytes, left);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      archive_set_error(archive, errno, "write failed: %s", std::strerror(errno));
+      return -1;
+    }
+    bytes += written;
+    left -= static_cast<std::size_t>(written);
+  }
+  return static_cast<la_ssize_t>(size);
+}
+
 }  // namespace
 
 ArchiveWriter::ArchiveWriter(int fd, const std::filesystem::path& path,
                              ArchiveCompression compression)
-    : archive_(archive_write_new()), path_(path) {
+    : archive_(archive_write_new()), path_(path), fd_(fd) {
   if (archive_ == nullptr) throw StorageError("libarchive: out of memory");
   if (archive_write_set_format_pax_restricted(archive_) != ARCHIVE_OK) fail("cannot select tar");
   int rc = ARCHIVE_OK;
@@ -41,7 +62,9 @@ ArchiveWriter::ArchiveWriter(int fd, const std::filesystem::path& path,
       archive_write_set_bytes_in_last_block(archive_, 1) != ARCHIVE_OK) {
     fail("cannot set the block size");
   }
-  if (archive_write_open_fd(archive_, fd) != ARCHIVE_OK) fail("cannot start the archive");
+  if (archive_write_open2(archive_, &fd_, nullptr, &write_out, nullptr, nullptr) != ARCHIVE_OK) {
+    fail("cannot start the archive");
+  }
 }
 
 ArchiveWriter::~ArchiveWriter() {

@@ -33,6 +33,7 @@ class ArchiveWriter {
 
   struct archive* archive_ = nullptr;
   std::filesystem::path path_;
+  int fd_;  // libarchive writes it through the library's I/O seam (io.hpp)
 };
 
 }  // namespace modelreg::detail
