@@ -83,21 +83,25 @@ fs::path FileModelStore::resolve(std::string_view path) const {
 }
 
 void FileModelStore::save_impl(const std::string& path, std::istream& in) {
-  // Directory by directory from the base, never through a symlink planted in the tree.
-  detail::write_file_beneath(base_path_, path, in);
+  // Directory by directory from the base, never through a symlink planted in the tree; read-only
+  // on disk, since a stored artifact is never changed in place (open_verified_artifact relies on
+  // it).
+  detail::write_file_beneath(base_path_, path, in, {}, 0444);
 }
 
-std::unique_ptr<std::istream> FileModelStore::open_impl(const std::string& path) const {
+namespace {
+
+// Opens the artifact `path` below `base` read-only: walked to without following a symlink, the
+// file itself with O_NOFOLLOW and only if it is a regular file.
+detail::UniqueFd open_stored(const fs::path& base, const std::string& path) {
   const fs::path relative(path);
-  const fs::path file = base_path_ / relative;
-  const detail::DirectoryWalk directory =
-      detail::walk_beneath(base_path_, relative.parent_path(), false);
+  const fs::path file = base / relative;
+  const detail::DirectoryWalk directory = detail::walk_beneath(base, relative.parent_path(), false);
   if (directory.chain.empty()) {
     throw NotFoundError(fmt::format("artifact not found: '{}'", file.string()));
   }
-  // Open the descriptor ourselves (O_NOFOLLOW on the file, a regular file only) so that a
-  // planted symlink cannot redirect a read outside the store. O_NONBLOCK: opening a FIFO left
-  // in the artifact's place must not wait for a writer (it is refused below).
+  // O_NONBLOCK: opening a FIFO left in the artifact's place must not wait for a writer (it is
+  // refused below).
   detail::UniqueFd fd(detail::io().openat(directory.fd(), relative.filename().c_str(),
                                           O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0));
   if (!fd.valid()) {
@@ -113,8 +117,19 @@ std::unique_ptr<std::istream> FileModelStore::open_impl(const std::string& path)
   if (!S_ISREG(status.st_mode)) {
     throw DataLossError(fmt::format("artifact '{}' is not a regular file", file.string()));
   }
-  // Read through the descriptor itself: the very file checked above, without /proc.
-  return std::make_unique<detail::FdInputStream>(std::move(fd));
+  return fd;
+}
+
+}  // namespace
+
+std::unique_ptr<std::istream> FileModelStore::open_impl(const std::string& path) const {
+  // Read through the descriptor itself: the very file checked, without /proc.
+  return std::make_unique<detail::FdInputStream>(open_stored(base_path_, path));
+}
+
+std::optional<ArtifactFile> FileModelStore::open_file_impl(const std::string& path) const {
+  detail::UniqueFd fd = open_stored(base_path_, path);
+  return ArtifactFile(fd.release(), base_path_ / path);
 }
 
 bool FileModelStore::delete_impl(const std::string& path) {

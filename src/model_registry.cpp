@@ -31,6 +31,20 @@
 #include "registry_impl.hpp"
 
 namespace modelreg {
+
+void check_integrity(const ModelVersion& version, std::uint64_t size, const std::string& sha256) {
+  if (size != version.artifact_size) {
+    throw DataLossError(
+        fmt::format("artifact of {} is corrupt: {} bytes stored, {} recorded at registration",
+                    version.full_name(), size, version.artifact_size));
+  }
+  if (sha256 != version.artifact_sha256) {
+    throw DataLossError(fmt::format(
+        "artifact of {} is corrupt: SHA-256 {} does not match {} recorded at registration",
+        version.full_name(), sha256, version.artifact_sha256));
+  }
+}
+
 namespace {
 
 Timestamp now() {
@@ -57,19 +71,6 @@ void validate_registration(std::string_view name, std::string_view version,
 
 // Reads `in` to its end, hashing, and checks the result against what `version` recorded.
 // Throws DataLossError on any mismatch.
-void check_integrity(const ModelVersion& version, std::uint64_t size, const std::string& sha256) {
-  if (size != version.artifact_size) {
-    throw DataLossError(
-        fmt::format("artifact of {} is corrupt: {} bytes stored, {} recorded at registration",
-                    version.full_name(), size, version.artifact_size));
-  }
-  if (sha256 != version.artifact_sha256) {
-    throw DataLossError(fmt::format(
-        "artifact of {} is corrupt: SHA-256 {} does not match {} recorded at registration",
-        version.full_name(), sha256, version.artifact_sha256));
-  }
-}
-
 // Checks what `hashing` read: a read failure is a StorageError, a size or digest that differs
 // from what `version` recorded a DataLossError.
 void check_integrity(const ModelVersion& version, detail::HashingInputBuf& hashing) {

@@ -115,6 +115,15 @@ std::unique_ptr<std::istream> ModelStore::open_artifact(std::string_view path) c
   return detail::public_call("open_artifact", [&] { return open_impl(normalize_path(path)); });
 }
 
+std::optional<ArtifactFile> ModelStore::open_artifact_file(std::string_view path) const {
+  return detail::public_call("open_artifact_file",
+                             [&] { return open_file_impl(normalize_path(path)); });
+}
+
+std::optional<ArtifactFile> ModelStore::open_file_impl(const std::string& /*path*/) const {
+  return std::nullopt;
+}
+
 bool ModelStore::delete_artifact(std::string_view path) {
   return detail::public_call("delete_artifact", [&] {
     const std::string relative = normalize_path(path);

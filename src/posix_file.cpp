@@ -166,7 +166,7 @@ int lock_waiting(int fd) {
 // removed (by garbage collection, while empty) before the temporary file is in it.
 void write_into(const std::function<DirectoryWalk()>& open_directory,
                 const std::filesystem::path& target, std::istream& in,
-                const std::function<void()>& before_rename) {
+                const std::function<void()>& before_rename, mode_t mode) {
   const std::string name = target.filename().string();
   DirectoryWalk directory;
   std::string temp_name;
@@ -180,7 +180,7 @@ void write_into(const std::function<DirectoryWalk()>& open_directory,
     temp_name = kTempPrefix + name + "-" + random_suffix();
     temp = target.parent_path() / temp_name;
     fd = UniqueFd(io().openat(directory.fd(), temp_name.c_str(),
-                              O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+                              O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
     if (!fd.valid()) {
       if (errno == ENOENT && ++vanished < kVanishedParentRetries) {
         directory = DirectoryWalk();  // removed while empty: make it again
@@ -283,7 +283,7 @@ void write_file_atomically(const std::filesystem::path& target, std::istream& in
       }
     }
   };
-  write_into(open, target, in, before_rename);
+  write_into(open, target, in, before_rename, 0644);
 }
 
 namespace {
@@ -345,9 +345,9 @@ DirectoryWalk walk_beneath(const std::filesystem::path& root, const std::filesys
 }
 
 void write_file_beneath(const std::filesystem::path& root, const std::filesystem::path& relative,
-                        std::istream& in, const std::function<void()>& before_rename) {
+                        std::istream& in, const std::function<void()>& before_rename, mode_t mode) {
   write_into([&] { return walk_beneath(root, relative.parent_path(), true); }, root / relative, in,
-             before_rename);
+             before_rename, mode);
 }
 
 namespace {

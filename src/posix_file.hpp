@@ -4,6 +4,8 @@
 // write-temporary / fsync / rename / fsync-directory sequence that makes a file appear whole or
 // not at all after a crash.
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <filesystem>
 #include <functional>
@@ -94,8 +96,10 @@ DirectoryWalk walk_beneath(const std::filesystem::path& root, const std::filesys
 
 // As write_file_atomically, into `relative` (a file name below directories) below `root`,
 // through walk_beneath: a symlinked directory on the way is refused, not followed.
+// The file is created with `mode` (less the umask).
 void write_file_beneath(const std::filesystem::path& root, const std::filesystem::path& relative,
-                        std::istream& in, const std::function<void()>& before_rename = {});
+                        std::istream& in, const std::function<void()>& before_rename = {},
+                        mode_t mode = 0644);
 
 // The names in the open directory `directory` that start with kTempPrefix. Throws StorageError
 // naming `path_for_errors` if it cannot be read.

@@ -122,6 +122,9 @@ class ModelRegistry::Impl {
   std::string default_actor;  // guarded by actor_mutex
 };
 
+// Throws DataLossError unless `size` and `sha256` are what `version` recorded at registration.
+void check_integrity(const ModelVersion& version, std::uint64_t size, const std::string& sha256);
+
 // The actor a registry records when it is told none: "user@host" of this process.
 std::string process_actor();
 

@@ -540,21 +540,23 @@ TEST_F(DurableRegistryTest, CorruptedArtifactsFailEveryLoadWithDataLoss) {
   };
 
   {  // one byte flipped in the middle
-    std::fstream file(file_of("flipped"), std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream file(testing::writable(file_of("flipped")),
+                      std::ios::in | std::ios::out | std::ios::binary);
     file.seekg(100000);
     const char original = static_cast<char>(file.get());
     file.seekp(100000);
     file.put(static_cast<char>(original ^ 0x20));
     ASSERT_TRUE(file.good());
   }
-  fs::resize_file(file_of("truncated"), 128 * 1024);
+  fs::resize_file(testing::writable(file_of("truncated")), 128 * 1024);
   ASSERT_TRUE(fs::remove(file_of("deleted")));
   {  // a byte appended: a loader that stops at the recorded size would not notice
-    std::ofstream file(file_of("appended"), std::ios::binary | std::ios::app);
+    std::ofstream file(testing::writable(file_of("appended")), std::ios::binary | std::ios::app);
     file.put('x');
     ASSERT_TRUE(file.good());
   }
-  fs::copy_file(file_of("donor"), file_of("swapped"), fs::copy_options::overwrite_existing);
+  fs::copy_file(file_of("donor"), testing::writable(file_of("swapped")),
+                fs::copy_options::overwrite_existing);
 
   const fs::path out_dir = temp_.path() / "out";
   fs::create_directories(out_dir);

@@ -142,7 +142,8 @@ TEST_F(DurableMaintenanceTest, AHealthyRegistryIsHealthy) {
 
 TEST_F(DurableMaintenanceTest, AFlippedByteIsCorruptForExactlyThatVersion) {
   {
-    std::fstream file(artifact("m", "2"), std::ios::binary | std::ios::in | std::ios::out);
+    std::fstream file(testing::writable(artifact("m", "2")),
+                      std::ios::binary | std::ios::in | std::ios::out);
     file.seekp(7);
     file.put('X');
   }
@@ -155,7 +156,7 @@ TEST_F(DurableMaintenanceTest, AFlippedByteIsCorruptForExactlyThatVersion) {
 }
 
 TEST_F(DurableMaintenanceTest, ATruncatedArtifactIsTruncated) {
-  fs::resize_file(artifact("m", "1"), 5);
+  fs::resize_file(testing::writable(artifact("m", "1")), 5);
   const auto report = verify_registry(registry_);
   using Problem = std::tuple<std::string, std::string, std::string>;
   EXPECT_EQ(problems_of(report), (std::vector<Problem>{{"m:1", "m/1/model.bin", "truncated"}}));

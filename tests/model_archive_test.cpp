@@ -476,7 +476,7 @@ TEST(ModelArchive, ExportRefusesACorruptArtifactAndLeavesNoArchive) {
   ModelRegistry source = ModelRegistry::open(dir.path());
   source.register_version("m", "1", with_artifact(bytes_of(5000, 3)));
   {
-    std::fstream file(dir.path() / "artifacts/m/1/model.bin",
+    std::fstream file(testing::writable(dir.path() / "artifacts/m/1/model.bin"),
                       std::ios::in | std::ios::out | std::ios::binary);
     file.seekp(100);
     file.put('\x7f');

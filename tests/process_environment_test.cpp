@@ -2,6 +2,7 @@
 // its parent holds a registry must neither keep the parent's writer lease alive after the parent
 // dies nor remove it while the parent lives; a process without /proc reads artifacts as usual.
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sched.h>
 #include <signal.h>
@@ -10,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -32,12 +34,23 @@ using testing::read_lines;
 
 // Forks a process that just sleeps (at most `seconds`, then exits) holding whatever descriptors
 // it inherited, and that does not die with its parent (unlike testing::fork_child's children).
+// Returns once the child runs, i.e. once fork() has returned there and with it the library's
+// fork handlers have run: before that instant the child still shares its parent's locks.
 pid_t fork_sleeper(int seconds) {
+  int running[2];
+  if (::pipe2(running, O_CLOEXEC) != 0) return -1;
   const pid_t pid = ::fork();
   if (pid == 0) {
+    const char byte = 1;
+    (void)!::write(running[1], &byte, 1);
     ::sleep(static_cast<unsigned>(seconds));
     ::_exit(0);
   }
+  ::close(running[1]);
+  char byte = 0;
+  while (pid > 0 && ::read(running[0], &byte, 1) < 0 && errno == EINTR) {
+  }
+  ::close(running[0]);
   return pid;
 }
 

@@ -177,8 +177,9 @@ TEST_P(OpenRegistryTest, LoadArtifactByUriNeverReturnsCorruptBytes) {
   add("fraud", "1", "the true bytes");
   registry().set_alias("fraud", "champion", "1");
   {
-    std::ofstream damage(dir_.path() / "registry" / "artifacts" / "fraud" / "1" / "model.bin",
-                         std::ios::binary | std::ios::trunc);
+    std::ofstream damage(
+        testing::writable(dir_.path() / "registry" / "artifacts" / "fraud" / "1" / "model.bin"),
+        std::ios::binary | std::ios::trunc);
     damage << "the fake bytes";
   }
   const ModelUri uri = ModelUri::parse("models:/fraud@champion");

@@ -42,6 +42,15 @@ class TestDir {
   std::filesystem::path path_;
 };
 
+// Gives the owner write permission on `path` back, and returns it: the library stores artifacts
+// read-only, and a test that damages one in place must be able to open it for writing without
+// being root.
+inline const std::filesystem::path& writable(const std::filesystem::path& path) {
+  std::filesystem::permissions(path, std::filesystem::perms::owner_write,
+                               std::filesystem::perm_options::add);
+  return path;
+}
+
 // The whole contents of `path` (empty if it cannot be read).
 inline std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);

@@ -55,6 +55,7 @@ class FileModelStore final : public ModelStore {
  private:
   void save_impl(const std::string& path, std::istream& in) override;
   std::unique_ptr<std::istream> open_impl(const std::string& path) const override;
+  std::optional<ArtifactFile> open_file_impl(const std::string& path) const override;
   bool delete_impl(const std::string& path) override;
   std::vector<std::string> list_impl() const override;
   std::optional<std::string> relative_path_impl(std::string_view absolute) const override;

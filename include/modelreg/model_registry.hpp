@@ -138,6 +138,18 @@ class ModelRegistry {
   bool load_artifact(std::string_view name, std::string_view version,
                      const std::filesystem::path& destination) const;
 
+  // The stored artifact itself, verified: opened read-only, checked against the recorded size
+  // and SHA-256 in one pass (reading and hashing overlap), and handed out as an open descriptor
+  // that serving code reads or mmaps without a copy. It stays valid, with the bytes that were
+  // verified, while it is held, even if the version is deleted meanwhile: the library never
+  // writes a stored artifact in place and keeps it read-only on disk. (Someone who can write
+  // the registry directory and changes the file in place afterwards is outside what any check
+  // can catch; see SECURITY.md.) A store without files gives a verified copy in an unnamed
+  // temporary file (VerifiedArtifact::copied). nullopt where load_artifact returns nullopt;
+  // throws as load_artifact does.
+  std::optional<VerifiedArtifact> open_verified_artifact(std::string_view name,
+                                                         std::string_view version) const;
+
   // --- aliases, tags, descriptions -------------------------------------------------------
 
   // Points `alias` of model `name` at `version`, creating or moving it; an alias names one

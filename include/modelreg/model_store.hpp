@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "modelreg/artifact_file.hpp"
 #include "modelreg/bytes.hpp"
 
 namespace modelreg {
@@ -49,6 +50,11 @@ class ModelStore {
   // replaced or deleted meanwhile (it keeps reading the bytes it opened). Same errors as above.
   std::unique_ptr<std::istream> open_artifact(std::string_view path) const;
 
+  // The artifact at `path` as an open read-only file, if this store keeps artifacts as files
+  // (FileModelStore does); nullopt for a store that does not. Unverified: the registry's
+  // open_verified_artifact checks it. Same errors as load_artifact.
+  std::optional<ArtifactFile> open_artifact_file(std::string_view path) const;
+
   // Deletes the artifact at `path`. Returns false (and logs a warning) if nothing was there.
   // Throws InvalidArgumentError for a path outside the store, StorageError on I/O failure.
   bool delete_artifact(std::string_view path);
@@ -72,6 +78,8 @@ class ModelStore {
   virtual std::unique_ptr<std::istream> open_impl(const std::string& path) const = 0;
   virtual bool delete_impl(const std::string& path) = 0;
   virtual std::vector<std::string> list_impl() const = 0;
+  // The artifact as an open read-only file; the default (a store without files) gives nullopt.
+  virtual std::optional<ArtifactFile> open_file_impl(const std::string& path) const;
   // Maps an absolute path into the store ("name/version/model.bin"), or nullopt if it lies
   // outside; the default accepts no absolute path.
   virtual std::optional<std::string> relative_path_impl(std::string_view absolute) const;

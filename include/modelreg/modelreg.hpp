@@ -3,6 +3,7 @@
 // The whole public API of modelreg. ModelRegistry::open and SqliteMetadataStore need the
 // modelreg::sqlite library; everything else is in modelreg::modelreg.
 
+#include "modelreg/artifact_file.hpp"
 #include "modelreg/bytes.hpp"
 #include "modelreg/durability.hpp"
 #include "modelreg/error.hpp"

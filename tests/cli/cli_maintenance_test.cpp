@@ -164,7 +164,7 @@ TEST_F(CliMaintenanceTest, VerifyReportsCorruptionAndExitsOne) {
   const fs::path stored = registry() / "artifacts" / "fraud" / "1" / "model.bin";
   std::string bytes = read_all(stored);
   bytes[1000] = static_cast<char>(bytes[1000] ^ 0x20);
-  write_all(stored, bytes);
+  write_all(testing::writable(stored), bytes);
   const RunResult table = run({"verify"});
   EXPECT_EQ(table.exit_code, kFailure) << table;
   EXPECT_THAT(table.out, HasSubstr("corrupt"));

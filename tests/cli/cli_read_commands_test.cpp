@@ -217,7 +217,7 @@ TEST_F(CliReadTest, GetOfACorruptArtifactIsDataLossAndWritesNothing) {
   std::string bytes = testing::read_file(path);
   ASSERT_EQ(bytes.size(), 4096u);
   bytes[100] = static_cast<char>(bytes[100] ^ 0x5a);
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+  std::ofstream(testing::writable(path), std::ios::binary | std::ios::trunc) << bytes;
   const auto out = dir() / "out.bin";
   const RunResult result = run({"get", "models:/fraud/1", "-o", out.string()});
   EXPECT_EQ(result.exit_code, kDataLoss) << result;

@@ -1,0 +1,112 @@
+// ModelRegistry::open_verified_artifact: the stored file itself, checked in one pass at hashing
+// speed (reading and hashing overlap, hash_pipeline.hpp), or, for a store without files, a
+// verified copy in an unnamed temporary file.
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <istream>
+
+#include "hash_pipeline.hpp"
+#include "io.hpp"
+#include "modelreg/error.hpp"
+#include "modelreg/model_registry.hpp"
+#include "posix_file.hpp"
+#include "public_call.hpp"
+#include "registry_impl.hpp"
+
+namespace modelreg {
+namespace {
+
+// Reads `fd` from its start to its end through `hash`; throws StorageError naming `version` if
+// a read fails. Leaves the descriptor's offset at the start again.
+void hash_file(int fd, detail::HashPipeline& hash, const ModelVersion& version) {
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  for (;;) {
+    char* buffer = hash.acquire();
+    const ssize_t got = detail::io().read(fd, buffer, hash.buffer_size());
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw StorageError(fmt::format("cannot read the artifact of {}: {}", version.full_name(),
+                                     std::strerror(errno)));
+    }
+    if (got == 0) break;
+    hash.submit(static_cast<std::size_t>(got));
+  }
+  if (::lseek(fd, 0, SEEK_SET) != 0) {
+    throw StorageError(fmt::format("cannot rewind the artifact of {}: {}", version.full_name(),
+                                   std::strerror(errno)));
+  }
+}
+
+// Copies `in` into a new unnamed temporary file through `hash`, and returns it opened
+// read-only: the file has no name left by then, so it goes away with the descriptor.
+ArtifactFile copy_to_unnamed_file(std::istream& in, detail::HashPipeline& hash,
+                                  const ModelVersion& version) {
+  const auto directory = detail::absolute_path(std::filesystem::temp_directory_path(), "temp");
+  const auto path =
+      directory / (std::string(detail::kTempPrefix) + "verified-" + detail::random_suffix());
+  detail::UniqueFd writer(
+      detail::io().open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!writer.valid()) detail::throw_errno("cannot create a temporary file", path);
+  detail::UniqueFd reader(detail::io().open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  const int open_error = errno;
+  detail::io().unlink(path.c_str());
+  if (!reader.valid()) {
+    errno = open_error;
+    detail::throw_errno("cannot open the temporary file", path);
+  }
+  for (;;) {
+    char* buffer = hash.acquire();
+    in.read(buffer, static_cast<std::streamsize>(hash.buffer_size()));
+    const auto got = static_cast<std::size_t>(in.gcount());
+    if (got == 0) break;
+    hash.submit(got);
+    for (std::size_t done = 0; done < got;) {
+      const ssize_t written = detail::io().write(writer.get(), buffer + done, got - done);
+      if (written < 0) {
+        if (errno == EINTR) continue;
+        detail::throw_errno("cannot write the temporary file", path);
+      }
+      done += static_cast<std::size_t>(written);
+    }
+  }
+  if (in.bad()) {
+    throw StorageError(fmt::format("cannot read the artifact of {}", version.full_name()));
+  }
+  return ArtifactFile(reader.release(), {});
+}
+
+}  // namespace
+
+std::optional<VerifiedArtifact> ModelRegistry::open_verified_artifact(
+    std::string_view name, std::string_view version) const {
+  return detail::public_call("open_verified_artifact", [&] {
+    return impl_->read_artifact(name, version, [&](const ModelVersion& v) {
+      std::optional<ArtifactFile> file;
+      try {
+        file = impl_->store->open_artifact_file(*v.artifact_path);
+      } catch (const NotFoundError&) {
+        throw DataLossError(fmt::format("artifact of {} is missing from the store (expected '{}')",
+                                        v.full_name(), *v.artifact_path));
+      }
+      detail::HashPipeline hash;
+      bool copied = false;
+      if (file) {
+        hash_file(file->fd(), hash, v);
+      } else {
+        const auto in = impl_->open_artifact(v);
+        file = copy_to_unnamed_file(*in, hash, v);
+        copied = true;
+      }
+      check_integrity(v, hash.size(), hash.hex_digest());
+      return VerifiedArtifact{std::move(*file), v, copied};
+    });
+  });
+}
+
+}  // namespace modelreg
