@@ -42,6 +42,12 @@ if(MODELREG_ARCHIVE)
   find_package(LibArchive 3.3 REQUIRED)
 endif()
 
+# The S3-compatible artifact store (Debian: libcurl4-openssl-dev); 7.75 brought
+# CURLOPT_AWS_SIGV4.
+if(MODELREG_S3)
+  find_package(CURL 7.75 REQUIRED)
+endif()
+
 # The command-line tool (Debian: libcli11-dev).
 if(MODELREG_BUILD_TOOLS)
   find_package(CLI11 2.1 CONFIG REQUIRED)

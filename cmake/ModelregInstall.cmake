@@ -1,6 +1,6 @@
 # Install rules and the CMake package of modelreg (included when MODELREG_INSTALL is ON).
 #
-#   find_package(modelreg 0.1 CONFIG REQUIRED [COMPONENTS sqlite archive])
+#   find_package(modelreg 0.1 CONFIG REQUIRED [COMPONENTS sqlite archive s3])
 #   target_link_libraries(app PRIVATE modelreg::modelreg modelreg::sqlite)
 #
 # Works for static and shared builds (BUILD_SHARED_LIBS). The build tree is exported too, so a
@@ -46,6 +46,13 @@ if(TARGET modelreg_archive)
   set(_modelreg_has_archive TRUE)  # read by modelregConfig.cmake.in
 else()
   set(_modelreg_has_archive FALSE)
+endif()
+
+if(TARGET modelreg_s3)
+  list(APPEND _modelreg_targets modelreg_s3)
+  set(_modelreg_has_s3 TRUE)  # read by modelregConfig.cmake.in
+else()
+  set(_modelreg_has_s3 FALSE)
 endif()
 
 install(TARGETS ${_modelreg_targets}
@@ -101,6 +108,7 @@ export(EXPORT modelregTargets
 unset(_modelreg_targets)
 unset(_modelreg_has_sqlite)
 unset(_modelreg_has_archive)
+unset(_modelreg_has_s3)
 unset(_modelreg_dep)
 unset(_modelreg_dep_imported)
 unset(_modelreg_compatibility)

@@ -8,6 +8,7 @@
 #include <ostream>
 #include <vector>
 
+#include "artifact_path.hpp"
 #include "hashing_stream.hpp"
 #include "modelreg/error.hpp"
 #include "modelreg/validation.hpp"
@@ -44,6 +45,15 @@ void copy_stream(std::istream& in, std::ostream& out, std::string_view path) {
 }
 
 }  // namespace
+
+bool detail::is_artifact_path(std::string_view path) {
+  try {
+    checked_relative_path(path);
+    return true;
+  } catch (const InvalidArgumentError&) {
+    return false;  // not one of the store's: listings skip it
+  }
+}
 
 ModelStore::~ModelStore() = default;
 

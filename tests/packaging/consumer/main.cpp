@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <iostream>
 #include <modelreg/modelreg.hpp>
+#ifdef MODELREG_CONSUMER_S3
+#include <modelreg/s3_model_store.hpp>
+#endif
 #include <optional>
 #include <string>
 #include <vector>
@@ -134,6 +137,19 @@ int main(int argc, char** argv) {
     modelreg::ModelRegistry in_memory;
     exercise(in_memory, "in memory");
 
+#ifdef MODELREG_CONSUMER_S3
+    {
+      // Links with libcurl through the package; makes no request.
+      modelreg::S3Options options = modelreg::S3Options::from_url("s3://consumer-bucket/models");
+      options.endpoint = "http://127.0.0.1:9";
+      options.access_key_id = "id";
+      options.secret_access_key = "secret";
+      modelreg::S3ModelStore store(options);
+      check(store.options().prefix == "models", "S3 options resolved");
+      check(store.options().addressing == modelreg::S3Options::Addressing::Path,
+            "path-style addressing for a server of one's own");
+    }
+#endif
 #ifdef MODELREG_CONSUMER_SQLITE
     {
       modelreg::ModelRegistry durable = modelreg::ModelRegistry::open(directory);

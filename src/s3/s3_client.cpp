@@ -1,0 +1,383 @@
+#include "s3/s3_client.hpp"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "modelreg/error.hpp"
+#include "public_call.hpp"
+#include "sha256.hpp"
+
+namespace modelreg::detail::s3 {
+namespace {
+
+constexpr std::size_t kMaxErrorBody = 64 * 1024;
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+      throw StorageError("libcurl could not be initialised");
+    }
+  });
+}
+
+// What one transfer reads from and writes to.
+struct Transfer {
+  const Request* request = nullptr;
+  std::size_t sent = 0;
+  Response response;
+  int write_error = 0;  // errno of a failed write to download_fd
+};
+
+std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* user) {
+  auto& t = *static_cast<Transfer*>(user);
+  const std::size_t n = std::min(size * count, t.request->body_size - t.sent);
+  std::memcpy(buffer, t.request->body + t.sent, n);
+  t.sent += n;
+  return n;
+}
+
+std::size_t write_body(char* data, std::size_t size, std::size_t count, void* user) {
+  auto& t = *static_cast<Transfer*>(user);
+  const std::size_t n = size * count;
+  long status = t.response.status;
+  // Only a successful body goes to the file; an error's body is kept for its message.
+  if (t.request->download_fd >= 0 && status >= 200 && status < 300) {
+    for (std::size_t done = 0; done < n;) {
+      const ssize_t written = ::write(t.request->download_fd, data + done, n - done);
+      if (written < 0) {
+        if (errno == EINTR) continue;
+        t.write_error = errno;
+        return 0;  // aborts the transfer
+      }
+      done += static_cast<std::size_t>(written);
+    }
+    return n;
+  }
+  if (t.response.body.size() < kMaxErrorBody || t.request->download_fd < 0) {
+    t.response.body.append(data, n);
+  }
+  return n;
+}
+
+std::size_t write_header(char* data, std::size_t size, std::size_t count, void* user) {
+  auto& t = *static_cast<Transfer*>(user);
+  const std::string_view line(data, size * count);
+  if (line.rfind("HTTP/", 0) == 0) {
+    // A new response (after a 100 Continue, say): its status and headers replace the last.
+    t.response.headers.clear();
+    const auto space = line.find(' ');
+    if (space != std::string_view::npos) {
+      t.response.status = std::strtol(std::string(line.substr(space + 1, 3)).c_str(), nullptr, 10);
+    }
+    return size * count;
+  }
+  const auto colon = line.find(':');
+  if (colon != std::string_view::npos) {
+    std::string name(line.substr(0, colon));
+    std::transform(name.begin(), name.end(), name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    std::string_view value = line.substr(colon + 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
+      value.remove_prefix(1);
+    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+      value.remove_suffix(1);
+    t.response.headers[name] = std::string(value);
+  }
+  return size * count;
+}
+
+bool retryable_status(long status) {
+  return status == 429 || status >= 500;
+}
+
+bool retryable_curl_error(CURLcode code) {
+  switch (code) {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+    case CURLE_SSL_CONNECT_ERROR:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string decode_entities(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '&') {
+      out += text[i];
+      continue;
+    }
+    const auto end = text.find(';', i);
+    if (end == std::string_view::npos) {
+      out += text.substr(i);
+      break;
+    }
+    const std::string_view entity = text.substr(i + 1, end - i - 1);
+    if (entity == "amp") {
+      out += '&';
+    } else if (entity == "lt") {
+      out += '<';
+    } else if (entity == "gt") {
+      out += '>';
+    } else if (entity == "quot") {
+      out += '"';
+    } else if (entity == "apos") {
+      out += '\'';
+    } else if (entity.size() > 1 && entity[0] == '#') {
+      const bool hex = entity[1] == 'x' || entity[1] == 'X';
+      const unsigned long code =
+          std::strtoul(std::string(entity.substr(hex ? 2 : 1)).c_str(), nullptr, hex ? 16 : 10);
+      // Only ASCII is decoded; S3 escapes nothing else that a key of ours could contain.
+      out += code > 0 && code < 128 ? static_cast<char>(code) : '?';
+    } else {
+      out += text.substr(i, end - i + 1);
+    }
+    i = end;
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Client::Pool {
+  std::mutex mutex;
+  std::vector<CURL*> idle;
+  ~Pool() {
+    for (CURL* handle : idle) curl_easy_cleanup(handle);
+  }
+  CURL* take() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!idle.empty()) {
+        CURL* handle = idle.back();
+        idle.pop_back();
+        curl_easy_reset(handle);
+        return handle;
+      }
+    }
+    CURL* handle = curl_easy_init();
+    if (handle == nullptr) throw StorageError("libcurl could not create a handle");
+    return handle;
+  }
+  void give_back(CURL* handle) {
+    std::lock_guard<std::mutex> lock(mutex);
+    idle.push_back(handle);
+  }
+};
+
+std::string Response::header(const std::string& name) const {
+  const auto found = headers.find(name);
+  return found == headers.end() ? std::string() : found->second;
+}
+
+Client::Client(const S3Options& resolved) : options_(resolved), pool_(std::make_unique<Pool>()) {
+  global_init();
+  sigv4_ = "aws:amz:" + options_.region + ":s3";
+  user_password_ = options_.access_key_id + ":" + options_.secret_access_key;
+}
+
+Client::~Client() = default;
+
+std::string Client::url(std::string_view key, std::string_view query) const {
+  std::string endpoint = options_.endpoint;
+  while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
+  std::string result;
+  if (options_.addressing == S3Options::Addressing::VirtualHost) {
+    const auto scheme_end = endpoint.find("://");
+    result = endpoint.substr(0, scheme_end + 3) + options_.bucket + "." +
+             endpoint.substr(scheme_end + 3) + "/";
+  } else {
+    result = endpoint + "/" + options_.bucket + "/";
+  }
+  result += uri_encode(key, true);
+  if (!query.empty()) {
+    result += '?';
+    result += query;
+  }
+  return result;
+}
+
+Response Client::perform(const Request& request, std::string_view what) const {
+  const std::string target = url(request.key, request.query);
+  const std::string sha256 = !request.body_sha256.empty()
+                                 ? request.body_sha256
+                                 : sha256_hex(request.body, request.body ? request.body_size : 0);
+  std::minstd_rand jitter(
+      static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  auto backoff = options_.initial_backoff;
+  std::string last_failure;
+  for (int attempt = 1;; ++attempt) {
+    if (request.download_fd >= 0 && (::ftruncate(request.download_fd, 0) != 0 ||
+                                     ::lseek(request.download_fd, 0, SEEK_SET) != 0)) {
+      throw StorageError(
+          fmt::format("{}: cannot reset the download file: {}", what, std::strerror(errno)));
+    }
+    Transfer transfer;
+    transfer.request = &request;
+    CURL* handle = pool_->take();
+    curl_slist* headers = nullptr;
+    const std::string content_sha = "x-amz-content-sha256: " + sha256;
+    headers = curl_slist_append(headers, content_sha.c_str());
+    std::string token;
+    if (!options_.session_token.empty()) {
+      token = "x-amz-security-token: " + options_.session_token;
+      headers = curl_slist_append(headers, token.c_str());
+    }
+    if (std::strcmp(request.method, "POST") == 0) {
+      headers = curl_slist_append(headers, "Content-Type: application/xml");
+    }
+    curl_easy_setopt(handle, CURLOPT_URL, target.c_str());
+    curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(handle, CURLOPT_HTTPHEADER, headers);
+    if (!options_.access_key_id.empty()) {
+      curl_easy_setopt(handle, CURLOPT_AWS_SIGV4, sigv4_.c_str());
+      curl_easy_setopt(handle, CURLOPT_USERPWD, user_password_.c_str());
+    }
+    curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options_.connect_timeout.count()));
+    curl_easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME,
+                     std::max(1L, static_cast<long>(options_.stall_timeout.count() / 1000)));
+    curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &write_body);
+    curl_easy_setopt(handle, CURLOPT_WRITEDATA, &transfer);
+    curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &write_header);
+    curl_easy_setopt(handle, CURLOPT_HEADERDATA, &transfer);
+    char error_text[CURL_ERROR_SIZE] = {0};
+    curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_text);
+    const std::string_view method = request.method;
+    if (method == "PUT") {
+      curl_easy_setopt(handle, CURLOPT_UPLOAD, 1L);
+      curl_easy_setopt(handle, CURLOPT_READFUNCTION, &read_body);
+      curl_easy_setopt(handle, CURLOPT_READDATA, &transfer);
+      curl_easy_setopt(handle, CURLOPT_INFILESIZE_LARGE,
+                       static_cast<curl_off_t>(request.body_size));
+    } else if (method == "POST") {
+      curl_easy_setopt(handle, CURLOPT_POST, 1L);
+      curl_easy_setopt(handle, CURLOPT_POSTFIELDS, request.body ? request.body : "");
+      curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request.body_size));
+    } else if (method == "HEAD") {
+      curl_easy_setopt(handle, CURLOPT_NOBODY, 1L);
+    } else if (method != "GET") {
+      curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, request.method);
+    }
+    const CURLcode code = curl_easy_perform(handle);
+    curl_slist_free_all(headers);
+    if (code == CURLE_OK) {
+      long status = 0;
+      curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
+      transfer.response.status = status;
+    }
+    pool_->give_back(handle);
+    if (transfer.write_error != 0) {
+      throw StorageError(fmt::format("{}: cannot write the downloaded bytes: {}", what,
+                                     std::strerror(transfer.write_error)));
+    }
+    if (code == CURLE_OK && !retryable_status(transfer.response.status)) {
+      return std::move(transfer.response);
+    }
+    if (code != CURLE_OK && !retryable_curl_error(code)) {
+      throw StorageError(fmt::format("{} at {}: {}", what, options_.endpoint,
+                                     error_text[0] ? error_text : curl_easy_strerror(code)));
+    }
+    last_failure = code == CURLE_OK
+                       ? fmt::format("HTTP {}", transfer.response.status)
+                       : std::string(error_text[0] ? error_text : curl_easy_strerror(code));
+    if (attempt >= options_.max_attempts) {
+      if (code == CURLE_OK) throw_response_error(transfer.response, what);
+      throw StorageError(fmt::format("{} at {} failed {} times, last: {}", what, options_.endpoint,
+                                     attempt, last_failure));
+    }
+    const auto wait = backoff + std::chrono::milliseconds(jitter() % (backoff.count() / 2 + 1));
+    std::this_thread::sleep_for(wait);
+    backoff *= 2;
+  }
+}
+
+std::string uri_encode(std::string_view text, bool keep_slash) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(text.size());
+  for (const char c : text) {
+    const auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~' ||
+        (keep_slash && c == '/')) {
+      out += c;
+    } else {
+      out += '%';
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    }
+  }
+  return out;
+}
+
+void throw_response_error(const Response& response, std::string_view what) {
+  const auto codes = xml_texts(response.body, "Code");
+  const auto messages = xml_texts(response.body, "Message");
+  std::string detail = codes.empty() ? std::string() : " " + codes.front();
+  if (!messages.empty() && !messages.front().empty()) detail += ": " + messages.front();
+  const std::string message = fmt::format("{}: HTTP {}{}", what, response.status, detail);
+  if (response.status == 404 && (codes.empty() || codes.front() == "NoSuchKey")) {
+    throw NotFoundError(message);
+  }
+  throw StorageError(message);
+}
+
+std::vector<std::string_view> xml_blocks(std::string_view xml, std::string_view tag) {
+  std::vector<std::string_view> blocks;
+  const std::string open = "<" + std::string(tag) + ">";
+  const std::string close = "</" + std::string(tag) + ">";
+  for (std::size_t at = xml.find(open); at != std::string_view::npos; at = xml.find(open, at)) {
+    const std::size_t start = at + open.size();
+    const std::size_t end = xml.find(close, start);
+    if (end == std::string_view::npos) break;
+    blocks.push_back(xml.substr(start, end - start));
+    at = end + close.size();
+  }
+  return blocks;
+}
+
+std::vector<std::string> xml_texts(std::string_view xml, std::string_view tag) {
+  std::vector<std::string> texts;
+  for (const auto block : xml_blocks(xml, tag)) texts.push_back(decode_entities(block));
+  return texts;
+}
+
+std::string xml_escape(std::string_view text) {
+  std::string out;
+  for (const char c : text) {
+    if (c == '&') {
+      out += "&amp;";
+    } else if (c == '<') {
+      out += "&lt;";
+    } else if (c == '>') {
+      out += "&gt;";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace modelreg::detail::s3

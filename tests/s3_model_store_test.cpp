@@ -1,0 +1,360 @@
+// S3ModelStore against a real S3 server (Ceph's RADOS Gateway, started by the CTest fixture
+// through scripts/s3-server; see s3_test_server.hpp): the ModelStore conformance suite, multipart
+// uploads, the server refusing damaged bytes, failures of the server and of the writer, and the
+// registry verifying what it loads from S3.
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <modelreg/modelreg.hpp>
+#include <modelreg/s3_model_store.hpp>
+#include <modelreg/sqlite_metadata_store.hpp>
+#include <sstream>
+
+#include "child_process.hpp"
+#include "model_store_conformance.hpp"
+#include "s3/s3_client.hpp"
+#include "s3_test_server.hpp"
+#include "sha256.hpp"
+
+namespace modelreg {
+namespace {
+
+constexpr std::size_t kMiB = std::size_t{1} << 20;
+
+// Removes every object and open upload under the test's prefix when the last user lets go, so
+// that a test against a bucket of one's own leaves nothing behind.
+std::shared_ptr<S3ModelStore> cleaned_up(std::shared_ptr<S3ModelStore> store) {
+  return std::shared_ptr<S3ModelStore>(store.get(), [store](S3ModelStore*) {
+    try {
+      for (const auto& path : store->list_artifacts()) store->delete_artifact(path);
+      store->abort_incomplete_uploads(std::chrono::seconds(0));
+    } catch (const Error& e) {
+      ADD_FAILURE() << "cleaning up the test's objects failed: " << e.what();
+    }
+  });
+}
+
+std::shared_ptr<ModelStore> make_s3_store(const std::filesystem::path&) {
+  std::string why;
+  auto options = testing::s3_test_options(
+      testing::unique_prefix(::testing::UnitTest::GetInstance()->current_test_info()->name()), why);
+  if (!options) {
+    if (testing::servers_required()) ADD_FAILURE() << why;
+    std::cerr << why << "\n";
+    return nullptr;
+  }
+  options->part_size = 5 * kMiB;
+  return cleaned_up(std::make_shared<S3ModelStore>(*options));
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, ModelStoreConformance,
+                         ::testing::Values(StoreFactory{"S3", &make_s3_store}), store_factory_name);
+
+// A stream of `size` pattern bytes that fails (badbit) once `fail_at` bytes are out, or blocks
+// then (after writing a byte to `ready_fd`) if `block` is set: a writer stuck or killed mid-save.
+class PatternBuf : public std::streambuf {
+ public:
+  PatternBuf(std::size_t size, std::size_t fail_at, bool block = false, int ready_fd = -1)
+      : size_(size), fail_at_(fail_at), block_(block), ready_fd_(ready_fd), chunk_(64 * 1024) {}
+
+ protected:
+  int_type underflow() override {
+    if (given_ >= size_) return traits_type::eof();
+    if (given_ >= fail_at_) {
+      if (!block_) throw std::ios_base::failure("source broke");
+      if (ready_fd_ >= 0) (void)!::write(ready_fd_, "r", 1);
+      for (;;) ::pause();
+    }
+    const std::size_t n = std::min(chunk_.size(), size_ - given_);
+    for (std::size_t i = 0; i < n; ++i) chunk_[i] = static_cast<char>((given_ + i) * 7 % 251);
+    given_ += n;
+    setg(chunk_.data(), chunk_.data(), chunk_.data() + n);
+    return traits_type::to_int_type(chunk_[0]);
+  }
+
+ private:
+  std::size_t size_, fail_at_;
+  bool block_;
+  int ready_fd_;
+  std::size_t given_ = 0;
+  std::vector<char> chunk_;
+};
+
+std::string pattern_text(std::size_t size) {
+  std::string text(size, '\0');
+  for (std::size_t i = 0; i < size; ++i) text[i] = static_cast<char>(i * 7 % 251);
+  return text;
+}
+
+class S3StoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    MODELREG_S3_OPTIONS_OR_SKIP(found);
+    found.part_size = 5 * kMiB;
+    options_ = found;
+    store_ = cleaned_up(std::make_shared<S3ModelStore>(options_));
+  }
+
+  S3Options options_;
+  std::shared_ptr<S3ModelStore> store_;
+  testing::TestDir dir_;
+};
+
+TEST_F(S3StoreTest, ALargeArtifactGoesUpInPartsAndComesBackWhole) {
+  const std::size_t size = 11 * kMiB + 3;  // three parts of 5, 5 and 1 MiB
+  PatternBuf source(size, size);
+  std::istream in(&source);
+  const std::string path = store_->save_artifact("big", "1", in);
+  std::ostringstream out;
+  store_->load_artifact(path, out);
+  EXPECT_EQ(out.str(), pattern_text(size));
+  EXPECT_TRUE(store_->list_incomplete_uploads().empty());
+}
+
+TEST_F(S3StoreTest, AnArtifactOfExactlyOnePartIsOnePut) {
+  const std::string data = pattern_text(5 * kMiB);
+  std::istringstream in(data);
+  const std::string path = store_->save_artifact("m", "1", in);
+  EXPECT_EQ(to_string(store_->load_artifact(path)), data);
+  EXPECT_TRUE(store_->list_incomplete_uploads().empty());
+}
+
+TEST_F(S3StoreTest, ASourceFailingMidUploadAbortsItAndKeepsTheOldArtifact) {
+  store_->save_artifact("m", "1", to_bytes("previous"));
+  PatternBuf source(20 * kMiB, 8 * kMiB);  // fails in the second part
+  std::istream in(&source);
+  EXPECT_THROW(store_->save_artifact("m", "1", in), StorageError);
+  EXPECT_EQ(to_string(store_->load_artifact("m/1/model.bin")), "previous");
+  EXPECT_TRUE(store_->list_incomplete_uploads().empty());
+}
+
+TEST_F(S3StoreTest, TheServerRefusesBytesThatDoNotMatchTheirHash) {
+  detail::s3::Client client(store_->options());
+  const std::string body = "the bytes that were meant";
+  detail::s3::Request put;
+  put.method = "PUT";
+  put.key = store_->options().prefix + "/m/1/model.bin";
+  put.body = body.data();
+  put.body_size = body.size();
+  put.body_sha256 = detail::sha256_hex("other bytes", 11);
+  const auto refused = client.perform(put, "PUT");
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_NE(refused.body.find("XAmzContentSHA256Mismatch"), std::string::npos) << refused.body;
+  EXPECT_THROW(store_->load_artifact("m/1/model.bin"), NotFoundError);
+}
+
+TEST_F(S3StoreTest, DeletingAnArtifactAbortsTheUploadADeadWriterLeft) {
+  // A writer killed between two parts leaves its upload open on the server.
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  testing::Children children;
+  const pid_t child = children.spawn([&] {
+    testing::silence_modelreg_logging();
+    S3ModelStore store(options_);
+    PatternBuf source(20 * kMiB, 7 * kMiB, /*block=*/true, ready[1]);
+    std::istream in(&source);
+    store.save_artifact("m", "1", in);
+    return 1;
+  });
+  ::close(ready[1]);  // so that the read ends if the child dies first
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1) << "the writer died before its upload began";
+  ::kill(child, SIGKILL);
+  children.wait(child, std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  ::close(ready[0]);
+  ASSERT_EQ(store_->list_incomplete_uploads().size(), 1u);
+  EXPECT_FALSE(store_->delete_artifact("m/1/model.bin"));  // no object was ever completed
+  EXPECT_TRUE(store_->list_incomplete_uploads().empty());
+}
+
+TEST_F(S3StoreTest, OldIncompleteUploadsAreAbortedYoungOnesKept) {
+  detail::s3::Client client(store_->options());
+  detail::s3::Request create;
+  create.method = "POST";
+  create.key = store_->options().prefix + "/m/1/model.bin";
+  create.query = "uploads=";
+  ASSERT_EQ(client.perform(create, "create").status, 200);
+  EXPECT_EQ(store_->abort_incomplete_uploads(std::chrono::hours(1)), 0u);
+  ASSERT_EQ(store_->list_incomplete_uploads().size(), 1u);
+  EXPECT_EQ(store_->list_incomplete_uploads()[0].key, create.key);
+  EXPECT_EQ(store_->abort_incomplete_uploads(std::chrono::seconds(0)), 1u);
+  EXPECT_TRUE(store_->list_incomplete_uploads().empty());
+}
+
+TEST_F(S3StoreTest, AWrongSecretIsAStorageErrorAndTheRegistryRecordsNothing) {
+  S3Options wrong = options_;
+  wrong.secret_access_key += "x";
+  auto store = std::make_shared<S3ModelStore>(wrong);
+  try {
+    store->check_access();
+    ADD_FAILURE() << "check_access accepted a wrong secret";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("403"), std::string::npos) << e.what();
+  }
+  ModelRegistry registry(store);
+  RegisterOptions register_options;
+  register_options.artifact = to_bytes("weights");
+  try {
+    registry.register_version("m", "1", register_options);
+    ADD_FAILURE() << "registered through a wrong secret";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("SignatureDoesNotMatch"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(registry.get_version("m", "1"));
+  EXPECT_TRUE(store_->list_artifacts().empty());
+}
+
+TEST_F(S3StoreTest, AGatewayThatIsDownIsAStorageErrorAfterTheRetries) {
+  // A port nobody listens on: bind one, note it, close it.
+  const int probe = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(probe, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  socklen_t length = sizeof address;
+  ASSERT_EQ(::getsockname(probe, reinterpret_cast<sockaddr*>(&address), &length), 0);
+  ::close(probe);
+  S3Options down = options_;
+  down.endpoint = "http://127.0.0.1:" + std::to_string(ntohs(address.sin_port));
+  down.max_attempts = 3;
+  down.initial_backoff = std::chrono::milliseconds(10);
+  S3ModelStore store(down);
+  try {
+    store.save_artifact("m", "1", to_bytes("x"));
+    ADD_FAILURE() << "saved to a gateway that is down";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("failed 3 times"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(store.load_artifact("m/1/model.bin"), StorageError);
+  EXPECT_THROW(store.list_artifacts(), StorageError);
+}
+
+TEST_F(S3StoreTest, TheRegistryVerifiesWhatItLoadsFromS3) {
+  auto catalog = std::make_shared<SqliteMetadataStore>(dir_.path() / "catalog.db");
+  ModelRegistry registry(store_, catalog);
+  RegisterOptions register_options;
+  register_options.artifact = to_bytes("the real weights");
+  registry.register_version("m", "1", register_options);
+  EXPECT_EQ(to_string(registry.load_artifact("m", "1").value()), "the real weights");
+  const auto verified = registry.open_verified_artifact("m", "1");
+  ASSERT_TRUE(verified);
+  EXPECT_TRUE(verified->copied);
+  // Someone replaces the object behind the registry's back: every load refuses it.
+  store_->save_artifact("m", "1", to_bytes("the fake weights"));
+  EXPECT_THROW(registry.load_artifact("m", "1"), DataLossError);
+  std::ostringstream out;
+  EXPECT_THROW(registry.load_artifact("m", "1", out), DataLossError);
+  EXPECT_TRUE(out.str().empty());
+  EXPECT_THROW(registry.open_verified_artifact("m", "1"), DataLossError);
+}
+
+TEST_F(S3StoreTest, RecoveryRollsBackAWriterKilledMidUploadAndLeavesNoUpload) {
+  const auto catalog_path = dir_.path() / "catalog.db";
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  testing::Children children;
+  const pid_t child = children.spawn([&] {
+    testing::silence_modelreg_logging();
+    ModelRegistry registry(std::make_shared<S3ModelStore>(options_),
+                           std::make_shared<SqliteMetadataStore>(catalog_path));
+    // Blocks at 14 MiB: however far the registry's hashing reads ahead, the first part is up.
+    PatternBuf source(20 * kMiB, 14 * kMiB, /*block=*/true, ready[1]);
+    std::istream in(&source);
+    RegisterOptions register_options;
+    register_options.artifact_stream = &in;
+    registry.register_version("m", "1", register_options);
+    return 1;
+  });
+  ::close(ready[1]);  // so that the read ends if the child dies first
+  char byte = 0;
+  ASSERT_EQ(::read(ready[0], &byte, 1), 1) << "the writer died before its upload began";
+  ::kill(child, SIGKILL);
+  children.wait(child, std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  ::close(ready[0]);
+  ASSERT_EQ(store_->list_incomplete_uploads().size(), 1u);
+
+  ModelRegistry registry(store_, std::make_shared<SqliteMetadataStore>(catalog_path));
+  const RecoveryReport report = registry.recover();
+  EXPECT_EQ(report.registrations_rolled_back, 1u);
+  EXPECT_TRUE(report.complete());
+  EXPECT_FALSE(registry.get_version("m", "1"));
+  EXPECT_TRUE(store_->list_incomplete_uploads().empty());
+  EXPECT_TRUE(store_->list_artifacts().empty());
+  // The key is free again.
+  RegisterOptions again;
+  again.artifact = to_bytes("second try");
+  registry.register_version("m", "1", again);
+  EXPECT_EQ(to_string(registry.load_artifact("m", "1").value()), "second try");
+}
+
+TEST(S3OptionsTest, UrlsAndTheEnvironment) {
+  const auto options = S3Options::from_url("s3://my-bucket/team/models/");
+  EXPECT_EQ(options.bucket, "my-bucket");
+  EXPECT_EQ(options.prefix, "team/models/");
+  EXPECT_EQ(S3Options::from_url("s3://b12").prefix, "");
+  EXPECT_THROW(S3Options::from_url("http://b/x"), InvalidArgumentError);
+  EXPECT_THROW(S3Options::from_url("s3://Bad_Bucket/x"), InvalidArgumentError);
+  EXPECT_THROW(S3Options::from_url("s3://b12/x?versionId=1"), InvalidArgumentError);
+
+  S3Options explicit_options;
+  explicit_options.bucket = "bucket";
+  explicit_options.prefix = "/a/b/";
+  explicit_options.endpoint = "http://127.0.0.1:9000/";
+  explicit_options.region = "eu-west-3";
+  explicit_options.access_key_id = "id";
+  explicit_options.secret_access_key = "secret";
+  const auto resolved = explicit_options.resolved();
+  EXPECT_EQ(resolved.prefix, "a/b");
+  EXPECT_EQ(resolved.endpoint, "http://127.0.0.1:9000");
+  EXPECT_EQ(resolved.addressing, S3Options::Addressing::Path);
+  EXPECT_EQ(detail::s3::Client(resolved).url("a/b/m/1/model.bin", "uploads="),
+            "http://127.0.0.1:9000/bucket/a/b/m/1/model.bin?uploads=");
+
+  S3Options half = explicit_options;
+  half.secret_access_key.clear();
+  EXPECT_THROW(half.resolved(), InvalidArgumentError);
+  S3Options bad_endpoint = explicit_options;
+  bad_endpoint.endpoint = "ftp://host";
+  EXPECT_THROW(bad_endpoint.resolved(), InvalidArgumentError);
+  S3Options small_parts = explicit_options;
+  small_parts.part_size = kMiB;
+  EXPECT_THROW(small_parts.resolved(), InvalidArgumentError);
+  S3Options virtual_host = explicit_options;
+  virtual_host.addressing = S3Options::Addressing::VirtualHost;
+  EXPECT_EQ(detail::s3::Client(virtual_host.resolved()).url("k", ""),
+            "http://bucket.127.0.0.1:9000/k");
+}
+
+TEST(S3OptionsTest, ResponsesAreReadAsS3WritesThem) {
+  const std::string listing =
+      "<ListBucketResult><Contents><Key>a/1/model.bin</Key></Contents>"
+      "<Contents><Key>b&amp;c</Key></Contents><IsTruncated>false</IsTruncated>"
+      "</ListBucketResult>";
+  EXPECT_EQ(detail::s3::xml_texts(listing, "Key"),
+            (std::vector<std::string>{"a/1/model.bin", "b&c"}));
+  EXPECT_EQ(detail::s3::xml_blocks(listing, "Contents").size(), 2u);
+  EXPECT_EQ(detail::s3::uri_encode("a b/c~", false), "a%20b%2Fc~");
+  EXPECT_EQ(detail::s3::uri_encode("a b/c~", true), "a%20b/c~");
+  detail::s3::Response missing;
+  missing.status = 404;
+  missing.body = "<Error><Code>NoSuchKey</Code><Message>gone</Message></Error>";
+  EXPECT_THROW(detail::s3::throw_response_error(missing, "GET"), NotFoundError);
+  detail::s3::Response no_bucket;
+  no_bucket.status = 404;
+  no_bucket.body = "<Error><Code>NoSuchBucket</Code></Error>";
+  try {
+    detail::s3::throw_response_error(no_bucket, "GET 'k'");
+    ADD_FAILURE() << "no error";
+  } catch (const StorageError& e) {
+    EXPECT_EQ(std::string(e.what()), "GET 'k': HTTP 404 NoSuchBucket");
+  }
+}
+
+}  // namespace
+}  // namespace modelreg
