@@ -108,12 +108,17 @@ class S3StoreTest : public ::testing::Test {
 
 TEST_F(S3StoreTest, ALargeArtifactGoesUpInPartsAndComesBackWhole) {
   const std::size_t size = 11 * kMiB + 3;  // three parts of 5, 5 and 1 MiB
-  PatternBuf source(size, size);
-  std::istream in(&source);
-  const std::string path = store_->save_artifact("big", "1", in);
-  std::ostringstream out;
-  store_->load_artifact(path, out);
-  EXPECT_EQ(out.str(), pattern_text(size));
+  for (const int concurrency : {1, 3}) {
+    S3Options options = options_;
+    options.upload_concurrency = concurrency;
+    S3ModelStore store(options);
+    PatternBuf source(size, size);
+    std::istream in(&source);
+    const std::string path = store.save_artifact("big", std::to_string(concurrency), in);
+    std::ostringstream out;
+    store.load_artifact(path, out);
+    EXPECT_EQ(out.str(), pattern_text(size)) << concurrency << " parts at once";
+  }
   EXPECT_TRUE(store_->list_incomplete_uploads().empty());
 }
 
@@ -127,9 +132,11 @@ TEST_F(S3StoreTest, AnArtifactOfExactlyOnePartIsOnePut) {
 
 TEST_F(S3StoreTest, ASourceFailingMidUploadAbortsItAndKeepsTheOldArtifact) {
   store_->save_artifact("m", "1", to_bytes("previous"));
-  PatternBuf source(20 * kMiB, 8 * kMiB);  // fails in the second part
+  PatternBuf source(20 * kMiB, 12 * kMiB);  // fails in the third part, two going up
   std::istream in(&source);
-  EXPECT_THROW(store_->save_artifact("m", "1", in), StorageError);
+  S3Options options = options_;
+  options.upload_concurrency = 2;
+  EXPECT_THROW(S3ModelStore(options).save_artifact("m", "1", in), StorageError);
   EXPECT_EQ(to_string(store_->load_artifact("m/1/model.bin")), "previous");
   EXPECT_TRUE(store_->list_incomplete_uploads().empty());
 }

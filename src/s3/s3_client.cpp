@@ -258,6 +258,7 @@ Response Client::perform(const Request& request, std::string_view what) const {
     curl_easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1L);
     curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME,
                      std::max(1L, static_cast<long>(options_.stall_timeout.count() / 1000)));
+    curl_easy_setopt(handle, CURLOPT_BUFFERSIZE, 512L * 1024);
     curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &write_body);
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &transfer);
     curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &write_header);
@@ -271,6 +272,7 @@ Response Client::perform(const Request& request, std::string_view what) const {
       curl_easy_setopt(handle, CURLOPT_READDATA, &transfer);
       curl_easy_setopt(handle, CURLOPT_INFILESIZE_LARGE,
                        static_cast<curl_off_t>(request.body_size));
+      curl_easy_setopt(handle, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
     } else if (method == "POST") {
       curl_easy_setopt(handle, CURLOPT_POST, 1L);
       curl_easy_setopt(handle, CURLOPT_POSTFIELDS, request.body ? request.body : "");

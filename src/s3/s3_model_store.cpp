@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <istream>
 #include <vector>
 
@@ -200,29 +201,49 @@ void S3ModelStore::Impl::upload_multipart(const std::string& path, std::istream&
     detail::s3::throw_response_error(created, "starting the multipart upload of " + object_key);
   }
   const std::string upload_id = ids.front();
+  // Two buffers: while one part goes up on a thread of its own, the next is read and hashed.
+  std::vector<char> spare(buffer.size());
+  std::vector<char>* current = &buffer;
+  std::vector<char>* other = &spare;
+  std::future<std::string> in_flight;  // the ETag of the part being uploaded
+  const auto upload_part = [&](int part, const char* data, std::size_t size, std::string sha256) {
+    detail::s3::Request upload;
+    upload.method = "PUT";
+    upload.key = object_key;
+    upload.query =
+        fmt::format("partNumber={}&uploadId={}", part, detail::s3::uri_encode(upload_id, false));
+    upload.body = data;
+    upload.body_size = size;
+    upload.body_sha256 = std::move(sha256);
+    const std::string what = fmt::format("uploading part {} of {}", part, object_key);
+    const auto response = client.perform(upload, what);
+    const std::string etag = response.header("etag");
+    if (response.status != 200 || etag.empty()) detail::s3::throw_response_error(response, what);
+    return etag;
+  };
   try {
     std::string complete = "<CompleteMultipartUpload>";
+    const auto finished = [&](int part) {
+      complete += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", part,
+                              detail::s3::xml_escape(in_flight.get()));
+    };
     std::size_t size = first;
-    for (int part = 1; size > 0; ++part) {
+    int part = 1;
+    for (;; ++part) {
       if (part > kMaxParts) {
         throw StorageError(fmt::format("artifact '{}' is larger than {} parts of {} bytes", path,
                                        kMaxParts, buffer.size()));
       }
-      detail::s3::Request upload;
-      upload.method = "PUT";
-      upload.key = object_key;
-      upload.query =
-          fmt::format("partNumber={}&uploadId={}", part, detail::s3::uri_encode(upload_id, false));
-      upload.body = buffer.data();
-      upload.body_size = size;
-      const std::string what = fmt::format("uploading part {} of {}", part, object_key);
-      const auto response = client.perform(upload, what);
-      const std::string etag = response.header("etag");
-      if (response.status != 200 || etag.empty()) detail::s3::throw_response_error(response, what);
-      complete += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", part,
-                              detail::s3::xml_escape(etag));
-      size = at_end(in, path) ? 0 : read_part(in, buffer, path);
+      std::string sha256 = detail::sha256_hex(current->data(), size);
+      if (in_flight.valid()) finished(part - 1);
+      in_flight = std::async(std::launch::async, upload_part, part, current->data(), size,
+                             std::move(sha256));
+      std::swap(current, other);
+      if (at_end(in, path)) break;
+      size = read_part(in, *current, path);
+      if (size == 0) break;
     }
+    finished(part);
     complete += "</CompleteMultipartUpload>";
     detail::s3::Request finish;
     finish.method = "POST";
@@ -237,6 +258,14 @@ void S3ModelStore::Impl::upload_multipart(const std::string& path, std::istream&
       detail::s3::throw_response_error(response, what);
     }
   } catch (...) {
+    // The part still going up uses a buffer of this frame: it must end before the abort.
+    if (in_flight.valid()) {
+      try {
+        in_flight.get();
+      } catch (const std::exception& e) {
+        detail::log_warning(fmt::format("after a failed upload of {}: {}", object_key, e.what()));
+      }
+    }
     abort_upload(object_key, upload_id);
     throw;
   }
