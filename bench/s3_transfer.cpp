@@ -75,6 +75,7 @@ int main(int argc, char** argv) {
   std::uint64_t size_mib = 64;
   int runs = 5;
   std::size_t part_mib = 0;  // 0: S3Options' default
+  int concurrency = 0;       // likewise
   fs::path dir = mb::default_scratch_parent();
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -84,10 +85,15 @@ int main(int argc, char** argv) {
       runs = std::stoi(arg.substr(7));
     } else if (arg.rfind("--part-mib=", 0) == 0) {
       part_mib = std::stoull(arg.substr(11));
+    } else if (arg.rfind("--concurrency=", 0) == 0) {
+      concurrency = std::stoi(arg.substr(14));
     } else if (arg.rfind("--dir=", 0) == 0) {
       dir = arg.substr(6);
     } else {
-      std::fprintf(stderr, "usage: %s [--size-mib=N] [--runs=N] [--part-mib=N] [--dir=DIR]\n", argv[0]);
+      std::fprintf(
+          stderr,
+          "usage: %s [--size-mib=N] [--runs=N] [--part-mib=N] [--concurrency=N] [--dir=DIR]\n",
+          argv[0]);
       return 2;
     }
   }
@@ -110,6 +116,7 @@ int main(int argc, char** argv) {
     options.bucket = bucket;
     options.prefix = "bench-s3-transfer";
     if (part_mib > 0) options.part_size = part_mib << 20;
+    if (concurrency > 0) options.upload_concurrency = concurrency;
     modelreg::S3ModelStore store(options);
     const std::string curl = "curl -sS --fail --aws-sigv4 'aws:amz:" + store.options().region +
                              ":s3' --user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\" ";
@@ -146,8 +153,11 @@ int main(int argc, char** argv) {
       std::printf("%-36s %8.1f MiB/s   %-10s %8.1f MiB/s   ratio %.2f\n", what, mib / ours, base,
                   mib / baseline, baseline / ours);
     };
-    std::printf("S3 transfer of %llu MiB, %d runs, medians (endpoint %s)\n",
-                static_cast<unsigned long long>(size_mib), runs, endpoint.c_str());
+    std::printf(
+        "S3 transfer of %llu MiB, %d runs, medians (endpoint %s; parts of %zu MiB, %d at "
+        "once)\n",
+        static_cast<unsigned long long>(size_mib), runs, endpoint.c_str(),
+        store.options().part_size >> 20, store.options().upload_concurrency);
     line("upload: save_artifact(file)", median(our_put), median(curl_put), "curl -T");
     line("download: load_artifact(ostream)", median(our_get), median(curl_get), "curl -o");
     std::printf("peak RSS of this process during the runs: %.1f MiB\n",

@@ -217,6 +217,23 @@ TEST_F(S3StoreTest, AWrongSecretIsAStorageErrorAndTheRegistryRecordsNothing) {
   EXPECT_TRUE(store_->list_artifacts().empty());
 }
 
+TEST_F(S3StoreTest, AMissingBucketIsAStorageErrorNotAMissingArtifact) {
+  S3Options other = options_;
+  other.bucket = "modelreg-no-such-bucket";
+  S3ModelStore store(other);
+  EXPECT_THROW(store.check_access(), StorageError);
+  try {
+    store.load_artifact("m/1/model.bin");
+    ADD_FAILURE() << "loaded from a bucket that does not exist";
+  } catch (const NotFoundError& e) {
+    ADD_FAILURE() << "a missing bucket taken for a missing artifact: " << e.what();
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("NoSuchBucket"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(store.save_artifact("m", "1", to_bytes("x")), StorageError);
+  EXPECT_THROW(store.list_artifacts(), StorageError);
+}
+
 TEST_F(S3StoreTest, AGatewayThatIsDownIsAStorageErrorAfterTheRetries) {
   // A port nobody listens on: bind one, note it, close it.
   const int probe = ::socket(AF_INET, SOCK_STREAM, 0);

@@ -36,11 +36,9 @@ struct S3Options {
 
   // Artifacts up to part_size bytes go up in one PUT; larger ones as a multipart upload of
   // parts of this size (at least 5 MiB, S3's minimum), upload_concurrency parts at once while
-  // the next is read and hashed: memory stays at (upload_concurrency + 1) * part_size. (More
-  // parts at once pay off over a network with latency; against a gateway on the same 2-core
-  // machine they did not.)
-  std::size_t part_size = std::size_t{16} << 20;
-  int upload_concurrency = 1;
+  // the next is read and hashed: memory stays at (upload_concurrency + 1) * part_size.
+  std::size_t part_size = std::size_t{8} << 20;
+  int upload_concurrency = 2;
 
   // Requests that fail with a connection error, a timeout, HTTP 5xx or 429 are retried this many
   // times in all, waiting initial_backoff, then twice as long each time (with jitter).
@@ -99,7 +97,8 @@ class S3ModelStore final : public ModelStore {
   std::vector<IncompleteUpload> list_incomplete_uploads() const;
   // Aborts the incomplete uploads whose initiation is at least `older_than` ago (by the server's
   // clock as it reports it; an upload a live writer is running right now is younger than any
-  // sensible age). Returns how many it aborted. Throws StorageError.
+  // sensible age). Returns how many it aborted (one the server refuses to abort is logged as a
+  // warning and left). Throws StorageError if the uploads cannot be listed.
   std::size_t abort_incomplete_uploads(std::chrono::seconds older_than);
 
   // Checks that the bucket exists and the credentials are accepted (one HEAD request).

@@ -47,6 +47,17 @@ std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* u
   return n;
 }
 
+// libcurl rewinds the body to send it again on a new connection (a reused one the server
+// closed meanwhile).
+int seek_body(void* user, curl_off_t offset, int origin) {
+  auto& t = *static_cast<Transfer*>(user);
+  if (origin != SEEK_SET || offset < 0 || static_cast<std::size_t>(offset) > t.request->body_size) {
+    return CURL_SEEKFUNC_CANTSEEK;
+  }
+  t.sent = static_cast<std::size_t>(offset);
+  return CURL_SEEKFUNC_OK;
+}
+
 std::size_t write_body(char* data, std::size_t size, std::size_t count, void* user) {
   auto& t = *static_cast<Transfer*>(user);
   const std::size_t n = size * count;
@@ -110,6 +121,7 @@ bool retryable_curl_error(CURLcode code) {
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
+    case CURLE_SEND_FAIL_REWIND:
     case CURLE_HTTP2:
     case CURLE_HTTP2_STREAM:
     case CURLE_SSL_CONNECT_ERROR:
@@ -179,9 +191,13 @@ struct Client::Pool {
     if (handle == nullptr) throw StorageError("libcurl could not create a handle");
     return handle;
   }
-  void give_back(CURL* handle) {
-    std::lock_guard<std::mutex> lock(mutex);
-    idle.push_back(handle);
+  void give_back(CURL* handle) noexcept {
+    try {
+      std::lock_guard<std::mutex> lock(mutex);
+      idle.push_back(handle);
+    } catch (const std::exception&) {
+      curl_easy_cleanup(handle);  // not kept for reuse, nothing lost
+    }
   }
 };
 
@@ -234,8 +250,18 @@ Response Client::perform(const Request& request, std::string_view what) const {
     }
     Transfer transfer;
     transfer.request = &request;
-    CURL* handle = pool_->take();
-    curl_slist* headers = nullptr;
+    // The handle goes back to the pool and the header list is freed however this attempt ends.
+    struct Attempt {
+      Pool& pool;
+      CURL* handle;
+      curl_slist* headers = nullptr;
+      ~Attempt() {
+        curl_slist_free_all(headers);
+        pool.give_back(handle);
+      }
+    } attempt_state{*pool_, pool_->take()};
+    CURL* const handle = attempt_state.handle;
+    curl_slist*& headers = attempt_state.headers;
     const std::string content_sha = "x-amz-content-sha256: " + sha256;
     headers = curl_slist_append(headers, content_sha.c_str());
     std::string token;
@@ -270,6 +296,8 @@ Response Client::perform(const Request& request, std::string_view what) const {
       curl_easy_setopt(handle, CURLOPT_UPLOAD, 1L);
       curl_easy_setopt(handle, CURLOPT_READFUNCTION, &read_body);
       curl_easy_setopt(handle, CURLOPT_READDATA, &transfer);
+      curl_easy_setopt(handle, CURLOPT_SEEKFUNCTION, &seek_body);
+      curl_easy_setopt(handle, CURLOPT_SEEKDATA, &transfer);
       curl_easy_setopt(handle, CURLOPT_INFILESIZE_LARGE,
                        static_cast<curl_off_t>(request.body_size));
       curl_easy_setopt(handle, CURLOPT_UPLOAD_BUFFERSIZE, 1L << 20);
@@ -284,13 +312,11 @@ Response Client::perform(const Request& request, std::string_view what) const {
       curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, request.method);
     }
     const CURLcode code = curl_easy_perform(handle);
-    curl_slist_free_all(headers);
     if (code == CURLE_OK) {
       long status = 0;
       curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
       transfer.response.status = status;
     }
-    pool_->give_back(handle);
     if (transfer.write_error != 0) {
       throw StorageError(fmt::format("{}: cannot write the downloaded bytes: {}", what,
                                      std::strerror(transfer.write_error)));
@@ -312,7 +338,7 @@ Response Client::perform(const Request& request, std::string_view what) const {
     }
     const auto wait = backoff + std::chrono::milliseconds(jitter() % (backoff.count() / 2 + 1));
     std::this_thread::sleep_for(wait);
-    backoff *= 2;
+    backoff = std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(20));
   }
 }
 

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <deque>
 #include <filesystem>
 #include <future>
 #include <istream>
@@ -54,7 +55,9 @@ bool at_end(std::istream& in, const std::string& path) {
 
 // An unnamed temporary file for a download, open for reading and writing.
 detail::UniqueFd temporary_file() {
-  const auto directory = std::filesystem::temp_directory_path();
+  std::error_code ec;
+  const auto directory = std::filesystem::temp_directory_path(ec);
+  if (ec) throw StorageError("no temporary directory for a download: " + ec.message());
   detail::UniqueFd fd(::open(directory.c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600));
   if (fd.valid()) return fd;
   // A file system without O_TMPFILE: a named file, unlinked at once.
@@ -137,6 +140,14 @@ S3Options S3Options::resolved() const {
         fmt::format("S3 part size {} is below S3's minimum of 5 MiB", r.part_size));
   }
   if (r.max_attempts < 1) throw InvalidArgumentError("S3 max_attempts must be at least 1");
+  if (r.upload_concurrency < 1 || r.upload_concurrency > 64) {
+    throw InvalidArgumentError("S3 upload_concurrency must be between 1 and 64");
+  }
+  if (r.initial_backoff.count() < 1 || r.connect_timeout.count() < 1 ||
+      r.stall_timeout.count() < 1000) {
+    throw InvalidArgumentError(
+        "S3 initial_backoff and connect_timeout must be positive, stall_timeout at least 1 s");
+  }
   return r;
 }
 
@@ -180,7 +191,8 @@ struct S3ModelStore::Impl {
 
   void upload_multipart(const std::string& path, std::istream& in, std::vector<char>& buffer,
                         std::size_t first) const;
-  void abort_upload(const std::string& object_key, const std::string& upload_id) const;
+  // False (and a warning logged) if the server did not take the abort.
+  bool abort_upload(const std::string& object_key, const std::string& upload_id) const;
   std::vector<IncompleteUpload> incomplete_uploads(const std::string& prefix,
                                                    std::string* date = nullptr) const;
 
@@ -201,11 +213,10 @@ void S3ModelStore::Impl::upload_multipart(const std::string& path, std::istream&
     detail::s3::throw_response_error(created, "starting the multipart upload of " + object_key);
   }
   const std::string upload_id = ids.front();
-  // Two buffers: while one part goes up on a thread of its own, the next is read and hashed.
-  std::vector<char> spare(buffer.size());
-  std::vector<char>* current = &buffer;
-  std::vector<char>* other = &spare;
-  std::future<std::string> in_flight;  // the ETag of the part being uploaded
+  // upload_concurrency parts go up at once, each on a thread of its own, while the next is read
+  // and hashed: one buffer more than parts in flight. Part p uses buffer (p - 1) % buffers.
+  const auto concurrency = static_cast<std::size_t>(options.upload_concurrency);
+  std::deque<std::pair<int, std::future<std::string>>> in_flight;  // part number, its ETag
   const auto upload_part = [&](int part, const char* data, std::size_t size, std::string sha256) {
     detail::s3::Request upload;
     upload.method = "PUT";
@@ -221,29 +232,37 @@ void S3ModelStore::Impl::upload_multipart(const std::string& path, std::istream&
     if (response.status != 200 || etag.empty()) detail::s3::throw_response_error(response, what);
     return etag;
   };
+  // Declared before the guard below, so that they outlive every part still going up.
+  std::vector<std::vector<char>> buffers;
   try {
+    buffers.resize(concurrency + 1);
+    buffers[0].swap(buffer);
     std::string complete = "<CompleteMultipartUpload>";
-    const auto finished = [&](int part) {
+    const auto finish_oldest = [&] {
+      auto [part, etag] = std::move(in_flight.front());
+      in_flight.pop_front();
       complete += fmt::format("<Part><PartNumber>{}</PartNumber><ETag>{}</ETag></Part>", part,
-                              detail::s3::xml_escape(in_flight.get()));
+                              detail::s3::xml_escape(etag.get()));
     };
     std::size_t size = first;
-    int part = 1;
-    for (;; ++part) {
+    for (int part = 1;; ++part) {
       if (part > kMaxParts) {
         throw StorageError(fmt::format("artifact '{}' is larger than {} parts of {} bytes", path,
-                                       kMaxParts, buffer.size()));
+                                       kMaxParts, options.part_size));
       }
-      std::string sha256 = detail::sha256_hex(current->data(), size);
-      if (in_flight.valid()) finished(part - 1);
-      in_flight = std::async(std::launch::async, upload_part, part, current->data(), size,
-                             std::move(sha256));
-      std::swap(current, other);
+      const auto& data = buffers[static_cast<std::size_t>(part - 1) % buffers.size()];
+      std::string sha256 = detail::sha256_hex(data.data(), size);
+      if (in_flight.size() == concurrency) finish_oldest();
+      in_flight.emplace_back(part, std::async(std::launch::async, upload_part, part, data.data(),
+                                              size, std::move(sha256)));
       if (at_end(in, path)) break;
-      size = read_part(in, *current, path);
+      // Its last user, part (part + 1 - buffers.size()), has finished above.
+      auto& next = buffers[static_cast<std::size_t>(part) % buffers.size()];
+      next.resize(options.part_size);
+      size = read_part(in, next, path);
       if (size == 0) break;
     }
-    finished(part);
+    while (!in_flight.empty()) finish_oldest();
     complete += "</CompleteMultipartUpload>";
     detail::s3::Request finish;
     finish.method = "POST";
@@ -258,12 +277,13 @@ void S3ModelStore::Impl::upload_multipart(const std::string& path, std::istream&
       detail::s3::throw_response_error(response, what);
     }
   } catch (...) {
-    // The part still going up uses a buffer of this frame: it must end before the abort.
-    if (in_flight.valid()) {
+    // The parts still going up read buffers of this frame: they must end before the abort.
+    for (auto& [part, etag] : in_flight) {
       try {
-        in_flight.get();
+        etag.get();
       } catch (const std::exception& e) {
-        detail::log_warning(fmt::format("after a failed upload of {}: {}", object_key, e.what()));
+        detail::log_warning(
+            fmt::format("after a failed upload of {}, part {}: {}", object_key, part, e.what()));
       }
     }
     abort_upload(object_key, upload_id);
@@ -271,7 +291,7 @@ void S3ModelStore::Impl::upload_multipart(const std::string& path, std::istream&
   }
 }
 
-void S3ModelStore::Impl::abort_upload(const std::string& object_key,
+bool S3ModelStore::Impl::abort_upload(const std::string& object_key,
                                       const std::string& upload_id) const {
   detail::s3::Request abort;
   abort.method = "DELETE";
@@ -283,10 +303,12 @@ void S3ModelStore::Impl::abort_upload(const std::string& object_key,
     if (response.status != 204 && response.status != 200 && response.status != 404) {
       detail::s3::throw_response_error(response, what);
     }
+    return true;
   } catch (const Error& e) {
     // The upload's own failure is what the caller hears of; this one is logged, and the
     // upload is left for abort_incomplete_uploads.
     detail::log_warning(fmt::format("{} failed: {}", what, e.what()));
+    return false;
   }
 }
 
@@ -325,7 +347,7 @@ std::vector<S3ModelStore::IncompleteUpload> S3ModelStore::Impl::incomplete_uploa
     const auto next_id = detail::s3::xml_texts(response.body, "NextUploadIdMarker");
     if (next_key.empty() ||
         (next_key.front() == key_marker && (next_id.empty() || next_id.front() == id_marker))) {
-      break;
+      throw StorageError(what + ": the server said the listing goes on but not where");
     }
     key_marker = next_key.front();
     id_marker = next_id.empty() ? "" : next_id.front();
@@ -362,7 +384,9 @@ std::unique_ptr<std::istream> S3ModelStore::open_impl(const std::string& path) c
   get.download_fd = file.get();
   const std::string what = "GET '" + get.key + "'";
   const auto response = impl_->client.perform(get, what);
-  if (response.status == 404) {
+  // A missing bucket is a StorageError (throw_response_error), not a missing artifact.
+  const auto codes = detail::s3::xml_texts(response.body, "Code");
+  if (response.status == 404 && (codes.empty() || codes.front() == "NoSuchKey")) {
     throw NotFoundError(fmt::format("no artifact at '{}' (object '{}' of bucket '{}')", path,
                                     get.key, impl_->options.bucket));
   }
@@ -417,8 +441,9 @@ std::vector<std::string> S3ModelStore::list_impl() const {
     }
     const auto truncated = detail::s3::xml_texts(response.body, "IsTruncated");
     const auto next = detail::s3::xml_texts(response.body, "NextContinuationToken");
-    if (truncated.empty() || truncated.front() != "true" || next.empty() || next.front() == token) {
-      break;
+    if (truncated.empty() || truncated.front() != "true") break;
+    if (next.empty() || next.front() == token) {
+      throw StorageError(what + ": the server said the listing goes on but not where");
     }
     token = next.front();
   }
@@ -446,8 +471,7 @@ std::size_t S3ModelStore::abort_incomplete_uploads(std::chrono::seconds older_th
       const auto initiated =
           std::chrono::floor<std::chrono::seconds>(parse_timestamp(upload.initiated));
       if (now - initiated < older_than) continue;
-      impl_->abort_upload(upload.key, upload.upload_id);
-      ++aborted;
+      if (impl_->abort_upload(upload.key, upload.upload_id)) ++aborted;
     }
     return aborted;
   });
