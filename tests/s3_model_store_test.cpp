@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <functional>
 #include <modelreg/modelreg.hpp>
 #include <modelreg/s3_model_store.hpp>
 #include <modelreg/sqlite_metadata_store.hpp>
@@ -92,6 +93,26 @@ std::string pattern_text(std::size_t size) {
   return text;
 }
 
+// Runs `writer` in a child process with the write end of a pipe, waits until the writer says
+// (through it) that its upload is under way, and kills it there with SIGKILL.
+void kill_writer_mid_upload(const std::function<void(int ready_fd)>& writer) {
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  testing::Children children;
+  const pid_t child = children.spawn([&] {
+    testing::silence_modelreg_logging();
+    writer(ready[1]);
+    return 1;
+  });
+  ::close(ready[1]);  // so that the read ends if the child dies first
+  char byte = 0;
+  const auto got = ::read(ready[0], &byte, 1);
+  ::close(ready[0]);
+  ::kill(child, SIGKILL);
+  children.wait(child, std::chrono::steady_clock::now() + std::chrono::seconds(30));
+  ASSERT_EQ(got, 1) << "the writer died before its upload began";
+}
+
 class S3StoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -158,23 +179,12 @@ TEST_F(S3StoreTest, TheServerRefusesBytesThatDoNotMatchTheirHash) {
 
 TEST_F(S3StoreTest, DeletingAnArtifactAbortsTheUploadADeadWriterLeft) {
   // A writer killed between two parts leaves its upload open on the server.
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  testing::Children children;
-  const pid_t child = children.spawn([&] {
-    testing::silence_modelreg_logging();
+  ASSERT_NO_FATAL_FAILURE(kill_writer_mid_upload([&](int ready_fd) {
     S3ModelStore store(options_);
-    PatternBuf source(20 * kMiB, 7 * kMiB, /*block=*/true, ready[1]);
+    PatternBuf source(20 * kMiB, 7 * kMiB, /*block=*/true, ready_fd);
     std::istream in(&source);
     store.save_artifact("m", "1", in);
-    return 1;
-  });
-  ::close(ready[1]);  // so that the read ends if the child dies first
-  char byte = 0;
-  ASSERT_EQ(::read(ready[0], &byte, 1), 1) << "the writer died before its upload began";
-  ::kill(child, SIGKILL);
-  children.wait(child, std::chrono::steady_clock::now() + std::chrono::seconds(30));
-  ::close(ready[0]);
+  }));
   ASSERT_EQ(store_->list_incomplete_uploads().size(), 1u);
   EXPECT_FALSE(store_->delete_artifact("m/1/model.bin"));  // no object was ever completed
   EXPECT_TRUE(store_->list_incomplete_uploads().empty());
@@ -280,27 +290,16 @@ TEST_F(S3StoreTest, TheRegistryVerifiesWhatItLoadsFromS3) {
 
 TEST_F(S3StoreTest, RecoveryRollsBackAWriterKilledMidUploadAndLeavesNoUpload) {
   const auto catalog_path = dir_.path() / "catalog.db";
-  int ready[2];
-  ASSERT_EQ(::pipe(ready), 0);
-  testing::Children children;
-  const pid_t child = children.spawn([&] {
-    testing::silence_modelreg_logging();
+  ASSERT_NO_FATAL_FAILURE(kill_writer_mid_upload([&](int ready_fd) {
     ModelRegistry registry(std::make_shared<S3ModelStore>(options_),
                            std::make_shared<SqliteMetadataStore>(catalog_path));
     // Blocks at 14 MiB: however far the registry's hashing reads ahead, the first part is up.
-    PatternBuf source(20 * kMiB, 14 * kMiB, /*block=*/true, ready[1]);
+    PatternBuf source(20 * kMiB, 14 * kMiB, /*block=*/true, ready_fd);
     std::istream in(&source);
     RegisterOptions register_options;
     register_options.artifact_stream = &in;
     registry.register_version("m", "1", register_options);
-    return 1;
-  });
-  ::close(ready[1]);  // so that the read ends if the child dies first
-  char byte = 0;
-  ASSERT_EQ(::read(ready[0], &byte, 1), 1) << "the writer died before its upload began";
-  ::kill(child, SIGKILL);
-  children.wait(child, std::chrono::steady_clock::now() + std::chrono::seconds(30));
-  ::close(ready[0]);
+  }));
   ASSERT_EQ(store_->list_incomplete_uploads().size(), 1u);
 
   ModelRegistry registry(store_, std::make_shared<SqliteMetadataStore>(catalog_path));

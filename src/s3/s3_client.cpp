@@ -14,7 +14,6 @@
 #include <thread>
 
 #include "modelreg/error.hpp"
-#include "public_call.hpp"
 #include "sha256.hpp"
 
 namespace modelreg::detail::s3 {
@@ -360,15 +359,19 @@ std::string uri_encode(std::string_view text, bool keep_slash) {
   return out;
 }
 
+bool is_missing_object(const Response& response) {
+  if (response.status != 404) return false;
+  const auto codes = xml_texts(response.body, "Code");
+  return codes.empty() || codes.front() == "NoSuchKey";
+}
+
 void throw_response_error(const Response& response, std::string_view what) {
   const auto codes = xml_texts(response.body, "Code");
   const auto messages = xml_texts(response.body, "Message");
   std::string detail = codes.empty() ? std::string() : " " + codes.front();
   if (!messages.empty() && !messages.front().empty()) detail += ": " + messages.front();
   const std::string message = fmt::format("{}: HTTP {}{}", what, response.status, detail);
-  if (response.status == 404 && (codes.empty() || codes.front() == "NoSuchKey")) {
-    throw NotFoundError(message);
-  }
+  if (is_missing_object(response)) throw NotFoundError(message);
   throw StorageError(message);
 }
 

@@ -61,8 +61,13 @@ class Client {
 // '/' when `keep_slash`).
 std::string uri_encode(std::string_view text, bool keep_slash);
 
-// Throws the error a failed response means: NotFoundError for 404, StorageError otherwise, with
-// `what`, the status and the server's error code and message.
+// True if `response` says the object does not exist: a 404 without an error code (HEAD) or with
+// NoSuchKey. A 404 NoSuchBucket is no missing object but a misconfigured store.
+bool is_missing_object(const Response& response);
+
+// Throws the error a failed response means: NotFoundError for a missing object
+// (is_missing_object), StorageError otherwise, with `what`, the status and the server's error
+// code and message.
 [[noreturn]] void throw_response_error(const Response& response, std::string_view what);
 
 // The text of every element <tag>...</tag> of `xml`, in order, entities decoded. Enough for

@@ -385,8 +385,7 @@ std::unique_ptr<std::istream> S3ModelStore::open_impl(const std::string& path) c
   const std::string what = "GET '" + get.key + "'";
   const auto response = impl_->client.perform(get, what);
   // A missing bucket is a StorageError (throw_response_error), not a missing artifact.
-  const auto codes = detail::s3::xml_texts(response.body, "Code");
-  if (response.status == 404 && (codes.empty() || codes.front() == "NoSuchKey")) {
+  if (detail::s3::is_missing_object(response)) {
     throw NotFoundError(fmt::format("no artifact at '{}' (object '{}' of bucket '{}')", path,
                                     get.key, impl_->options.bucket));
   }
