@@ -27,7 +27,7 @@ void like_function(sqlite3_context* context, int /*argc*/, sqlite3_value** argv)
 
 }  // namespace
 
-void SqliteDatabase::configure(Connection& connection) const {
+void SqliteDatabase::configure(SqliteConnection& connection) const {
   sqlite3_busy_timeout(connection.handle(), static_cast<int>(options_.busy_timeout.count()));
   connection.exec("PRAGMA foreign_keys = ON");
   connection.exec(options_.durability == Durability::Full ? "PRAGMA synchronous = FULL"
@@ -77,6 +77,24 @@ void SqliteDatabase::open_schema() {
                      path_string_, from, SqliteMetadataStore::kSchemaVersion);
     }
   });
+}
+
+void SqliteDatabase::run_write(std::string_view operation, FunctionRef<void(Connection&)> body,
+                               bool durable) {
+  write(operation, [&](Connection& connection) { body(connection); }, durable);
+}
+
+void SqliteDatabase::run_read(std::string_view operation, FunctionRef<void(Connection&)> body,
+                              bool snapshot) const {
+  const auto once = [&](Connection& connection) {
+    body(connection);
+    return true;
+  };
+  if (snapshot) {
+    read_snapshot(operation, once);
+  } else {
+    read(operation, once);
+  }
 }
 
 std::int64_t SqliteDatabase::latest_event_sequence() const {

@@ -30,8 +30,9 @@
 #include "modelreg/model_version.hpp"
 #include "modelreg/sqlite_metadata_store.hpp"
 #include "posix_file.hpp"
+#include "sql/sql_catalog.hpp"
+#include "sql/sql_statements.hpp"
 #include "sqlite/sqlite_handle.hpp"
-#include "sqlite/sqlite_sql.hpp"
 
 namespace modelreg::detail {
 
@@ -39,20 +40,26 @@ namespace modelreg::detail {
 // writer per database anyway, and queueing in-process writers on a mutex is cheaper than
 // making them contend for the file lock); reads use a pool of connections so that, with WAL,
 // any number of threads read concurrently and never wait for a writer.
-class SqliteDatabase {
+class SqliteDatabase : public SqlDatabase {
  public:
   // The path is made absolute now: connections are opened later, after a possible chdir.
   SqliteDatabase(const std::filesystem::path& path, SqliteOptions options)
       : path_(detail::absolute_path(path, "SQLite database")),
         path_string_(path_.string()),
         options_(clamp(options)) {
-    writer_ =
-        std::make_unique<Connection>(path_string_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    writer_ = std::make_unique<SqliteConnection>(path_string_,
+                                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
     configure(*writer_);
     open_schema();
   }
 
   const std::filesystem::path& path() const { return path_; }
+
+  // SqlDatabase: write(), read() and read_snapshot() below.
+  void run_write(std::string_view operation, FunctionRef<void(Connection&)> body,
+                 bool durable) override;
+  void run_read(std::string_view operation, FunctionRef<void(Connection&)> body,
+                bool snapshot) const override;
 
   // Runs `body(connection)` as one BEGIN IMMEDIATE transaction on the write connection,
   // retried from scratch while another process holds the lock. `body` commits by returning;
@@ -130,11 +137,11 @@ class SqliteDatabase {
     ReaderLease(const ReaderLease&) = delete;
     ReaderLease& operator=(const ReaderLease&) = delete;
 
-    Connection& connection() const { return *connection_; }
+    SqliteConnection& connection() const { return *connection_; }
 
    private:
     const SqliteDatabase& impl_;
-    std::unique_ptr<Connection> connection_;
+    std::unique_ptr<SqliteConnection> connection_;
   };
 
   static constexpr std::size_t kMaxIdleReaders = 16;
@@ -144,7 +151,7 @@ class SqliteDatabase {
   // before it begins, so a durable commit is never made unsynced.
   class SyncOverride {
    public:
-    SyncOverride(Connection& connection, bool active, bool& restore_pending)
+    SyncOverride(SqliteConnection& connection, bool active, bool& restore_pending)
         : connection_(connection), active_(active), restore_pending_(restore_pending) {
       if (restore_pending_) {
         connection_.exec("PRAGMA synchronous = FULL");
@@ -165,7 +172,7 @@ class SqliteDatabase {
     SyncOverride& operator=(const SyncOverride&) = delete;
 
    private:
-    Connection& connection_;
+    SqliteConnection& connection_;
     bool active_;
     bool& restore_pending_;
   };
@@ -179,13 +186,13 @@ class SqliteDatabase {
 
   // Per-connection settings (none of them writes to the file), and the SQL functions searches
   // use.
-  void configure(Connection& connection) const;
+  void configure(SqliteConnection& connection) const;
 
-  std::unique_ptr<Connection> open_reader() const {
+  std::unique_ptr<SqliteConnection> open_reader() const {
     // Read-write but query_only: SQLITE_OPEN_READONLY connections to a WAL database have
     // failure modes of their own (SQLITE_READONLY_RECOVERY, SQLITE_READONLY_CANTINIT when the
     // WAL index must be rebuilt); query_only refuses writes just as well without them.
-    auto connection = std::make_unique<Connection>(path_string_, SQLITE_OPEN_READWRITE);
+    auto connection = std::make_unique<SqliteConnection>(path_string_, SQLITE_OPEN_READWRITE);
     configure(*connection);
     connection->exec("PRAGMA query_only = ON");
     return connection;
@@ -235,11 +242,11 @@ class SqliteDatabase {
   SqliteOptions options_;
 
   std::mutex write_mutex_;
-  std::unique_ptr<Connection> writer_;
+  std::unique_ptr<SqliteConnection> writer_;
   bool restore_full_sync_ = false;  // guarded by write_mutex_; see SyncOverride
 
   mutable std::mutex pool_mutex_;
-  mutable std::vector<std::unique_ptr<Connection>> idle_readers_;
+  mutable std::vector<std::unique_ptr<SqliteConnection>> idle_readers_;
 
  public:
   // PRAGMA data_version of a connection kept for this purpose: it changes whenever anyone
@@ -307,7 +314,7 @@ class SqliteDatabase {
 
  private:
   mutable std::mutex probe_mutex_;
-  mutable std::unique_ptr<Connection> probe_;  // opened on first use
+  mutable std::unique_ptr<SqliteConnection> probe_;  // opened on first use
   // The newest event sequence, read when probe_'s data_version was probe_data_version_
   // (guarded by probe_mutex_): watchers poll without reading a table while nothing changes.
   mutable std::optional<std::int64_t> probe_data_version_;

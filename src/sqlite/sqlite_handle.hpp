@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "modelreg/error.hpp"
+#include "sql/sql_connection.hpp"
 
 namespace modelreg::detail {
 
@@ -48,10 +49,10 @@ class SqliteBusyError : public StorageError {
   }
 }
 
-// One prepared statement. Not thread-safe: it belongs to one Connection.
-class Statement {
+// One prepared statement. Not thread-safe: it belongs to one SqliteConnection.
+class SqliteStatement final : public Statement {
  public:
-  Statement(sqlite3* db, const std::string& path, std::string_view sql, unsigned int flags)
+  SqliteStatement(sqlite3* db, const std::string& path, std::string_view sql, unsigned int flags)
       : db_(db), path_(path) {
     const int rc =
         sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), flags, &stmt_, nullptr);
@@ -59,67 +60,48 @@ class Statement {
       throw_sqlite_error(db, rc, path_, fmt::format("cannot prepare \"{}\"", sql));
     }
   }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
+  ~SqliteStatement() override { sqlite3_finalize(stmt_); }
+  SqliteStatement(const SqliteStatement&) = delete;
+  SqliteStatement& operator=(const SqliteStatement&) = delete;
 
-  void bind(int index, std::string_view text) {
+  using Statement::bind;
+
+  void bind(int index, std::string_view text) override {
     // SQLITE_TRANSIENT: SQLite copies, so the caller's buffer need not outlive the statement.
     check_bind(
         sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
   }
-  void bind(int index, const char* text) { bind(index, std::string_view(text)); }
-  void bind(int index, const std::string& text) { bind(index, std::string_view(text)); }
-  void bind(int index, std::int64_t value) {
+  void bind(int index, std::int64_t value) override {
     check_bind(sqlite3_bind_int64(stmt_, index, static_cast<sqlite3_int64>(value)));
   }
-  void bind(int index, int value) { bind(index, static_cast<std::int64_t>(value)); }
-  void bind(int index, double value) { check_bind(sqlite3_bind_double(stmt_, index, value)); }
-  void bind(int index, const std::optional<std::string>& text) {
-    if (text) {
-      bind(index, std::string_view(*text));
-    } else {
-      bind_null(index);
-    }
+  void bind(int index, double value) override {
+    check_bind(sqlite3_bind_double(stmt_, index, value));
   }
-  void bind_null(int index) { check_bind(sqlite3_bind_null(stmt_, index)); }
+  void bind_null(int index) override { check_bind(sqlite3_bind_null(stmt_, index)); }
 
-  // Advances the statement: true when a row is available, false when it is done.
-  bool step() {
+  bool step() override {
     const int rc = sqlite3_step(stmt_);
     if (rc == SQLITE_ROW) return true;
     if (rc == SQLITE_DONE) return false;
     throw_sqlite_error(db_, rc, path_, fmt::format("cannot execute \"{}\"", sql_text()));
   }
 
-  // Runs a statement that returns no rows.
-  void run() {
-    while (step()) {
-    }
+  bool is_null(int column) const override {
+    return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
   }
-
-  bool is_null(int column) const { return sqlite3_column_type(stmt_, column) == SQLITE_NULL; }
-  std::int64_t int64(int column) const {
+  std::int64_t int64(int column) const override {
     return static_cast<std::int64_t>(sqlite3_column_int64(stmt_, column));
   }
-  double real(int column) const { return sqlite3_column_double(stmt_, column); }
-  // The column's bytes exactly (embedded NULs included); "" for NULL.
-  std::string text(int column) const { return std::string(text_view(column)); }
-  // As text(), without a copy: valid until the statement steps, resets or is finalized.
-  std::string_view text_view(int column) const {
+  double real(int column) const override { return sqlite3_column_double(stmt_, column); }
+  // The column's bytes exactly (embedded NULs included).
+  std::string_view text_view(int column) const override {
     const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
     const int size = sqlite3_column_bytes(stmt_, column);
     return data != nullptr ? std::string_view(data, static_cast<std::size_t>(size))
                            : std::string_view();
   }
-  std::optional<std::string> optional_text(int column) const {
-    if (is_null(column)) return std::nullopt;
-    return text(column);
-  }
 
-  // Ends the statement's use so that it holds no read snapshot or lock, and drops its bindings
-  // so that a cached statement never leaks values into its next use.
-  void reset() noexcept {
+  void reset() noexcept override {
     sqlite3_reset(stmt_);
     sqlite3_clear_bindings(stmt_);
   }
@@ -138,30 +120,15 @@ class Statement {
   sqlite3_stmt* stmt_ = nullptr;
 };
 
-// A cached statement in use; resets it on scope exit whatever happens, so that a statement
-// never keeps a read transaction (and its snapshot) open after the call that used it.
-class StatementUse {
- public:
-  explicit StatementUse(Statement& statement) : statement_(statement) {}
-  ~StatementUse() { statement_.reset(); }
-  StatementUse(const StatementUse&) = delete;
-  StatementUse& operator=(const StatementUse&) = delete;
-
-  Statement* operator->() const { return &statement_; }
-  Statement& operator*() const { return statement_; }
-
- private:
-  Statement& statement_;
-};
-
 // One SQLite connection and its prepared-statement cache. Not thread-safe: a connection is used
 // by one thread at a time (the store hands connections out under its own locks), which is why
 // it is opened with SQLITE_OPEN_NOMUTEX.
-class Connection {
+class SqliteConnection final : public Connection {
  public:
   // Opens `path` with `flags` (SQLITE_OPEN_NOMUTEX is added). Opening reads nothing yet, so it
   // never fails on a corrupt file; the first statement does. Throws StorageError.
-  Connection(std::string path, int flags) : path_(std::move(path)) {
+  SqliteConnection(std::string path, int flags)
+      : path_(std::move(path)), label_(fmt::format("SQLite database '{}'", path_)) {
     const int rc = sqlite3_open_v2(path_.c_str(), &db_, flags | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
       // sqlite3_open_v2 allocates a handle even on failure; its message explains the failure.
@@ -174,18 +141,20 @@ class Connection {
     }
     sqlite3_extended_result_codes(db_, 1);
   }
-  ~Connection() {
+  ~SqliteConnection() override {
     // Statements are finalized before their connection closes.
     statements_.clear();
     dynamic_.clear();
     for (auto& statement : control_) statement.reset();
     sqlite3_close_v2(db_);
   }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
+  SqliteConnection(const SqliteConnection&) = delete;
+  SqliteConnection& operator=(const SqliteConnection&) = delete;
 
   sqlite3* handle() const { return db_; }
   const std::string& path() const { return path_; }
+  const std::string& label() const override { return label_; }
+  SqlDialect dialect() const override { return SqlDialect::Sqlite; }
 
   // Runs one or more statements without results (schema, pragmas). Throws as throw_sqlite_error.
   void exec(const char* sql) {
@@ -197,31 +166,32 @@ class Connection {
 
   // The statement cached in `slot`, prepared from `sql` on first use (persistent: it is reused
   // for the connection's lifetime). A slot must always be used with the same SQL text.
-  StatementUse use(std::size_t slot, std::string_view sql) {
+  StatementUse use(std::size_t slot, std::string_view sql) override {
     if (slot >= statements_.size()) statements_.resize(slot + 1);
     if (!statements_[slot]) {
-      statements_[slot] = std::make_unique<Statement>(db_, path_, sql, SQLITE_PREPARE_PERSISTENT);
+      statements_[slot] =
+          std::make_unique<SqliteStatement>(db_, path_, sql, SQLITE_PREPARE_PERSISTENT);
     }
     return StatementUse(*statements_[slot]);
   }
 
   // A statement prepared from SQL built at run time (searches), cached by its text: a query of
   // the same shape reuses it. The cache is bounded; statements beyond it are finalized.
-  StatementUse use_dynamic(const std::string& sql) {
+  StatementUse use_dynamic(const std::string& sql) override {
     auto it = dynamic_.find(sql);
     if (it == dynamic_.end()) {
       if (dynamic_.size() >= kMaxDynamic) dynamic_.clear();
-      it =
-          dynamic_
-              .emplace(sql, std::make_unique<Statement>(db_, path_, sql, SQLITE_PREPARE_PERSISTENT))
-              .first;
+      it = dynamic_
+               .emplace(sql, std::make_unique<SqliteStatement>(db_, path_, sql,
+                                                               SQLITE_PREPARE_PERSISTENT))
+               .first;
     }
     return StatementUse(*it->second);
   }
 
   // A statement prepared for one use only (schema inspection at open).
-  std::unique_ptr<Statement> prepare_once(std::string_view sql) {
-    return std::make_unique<Statement>(db_, path_, sql, 0);
+  std::unique_ptr<SqliteStatement> prepare_once(std::string_view sql) {
+    return std::make_unique<SqliteStatement>(db_, path_, sql, 0);
   }
 
   // True while a transaction is open on this connection.
@@ -234,8 +204,8 @@ class Connection {
     static constexpr std::string_view kText[] = {"BEGIN IMMEDIATE", "BEGIN DEFERRED", "COMMIT"};
     auto& statement = control_[static_cast<std::size_t>(which)];
     if (!statement) {
-      statement = std::make_unique<Statement>(db_, path_, kText[static_cast<std::size_t>(which)],
-                                              SQLITE_PREPARE_PERSISTENT);
+      statement = std::make_unique<SqliteStatement>(
+          db_, path_, kText[static_cast<std::size_t>(which)], SQLITE_PREPARE_PERSISTENT);
     }
     StatementUse use(*statement);
     use->run();
@@ -243,12 +213,13 @@ class Connection {
 
  private:
   std::string path_;
+  std::string label_;
   sqlite3* db_ = nullptr;
   static constexpr std::size_t kMaxDynamic = 64;
 
-  std::unique_ptr<Statement> control_[3];
-  std::vector<std::unique_ptr<Statement>> statements_;
-  std::map<std::string, std::unique_ptr<Statement>, std::less<>> dynamic_;
+  std::unique_ptr<SqliteStatement> control_[3];
+  std::vector<std::unique_ptr<SqliteStatement>> statements_;
+  std::map<std::string, std::unique_ptr<SqliteStatement>, std::less<>> dynamic_;
 };
 
 // One transaction; rolls back in its destructor unless committed. Write transactions use
@@ -259,9 +230,9 @@ class Transaction {
  public:
   enum class Kind { Read, Write };
 
-  Transaction(Connection& connection, Kind kind) : connection_(connection) {
-    connection_.control(kind == Kind::Write ? Connection::Control::BeginImmediate
-                                            : Connection::Control::BeginDeferred);
+  Transaction(SqliteConnection& connection, Kind kind) : connection_(connection) {
+    connection_.control(kind == Kind::Write ? SqliteConnection::Control::BeginImmediate
+                                            : SqliteConnection::Control::BeginDeferred);
     open_ = true;
   }
   ~Transaction() {
@@ -275,12 +246,12 @@ class Transaction {
   Transaction& operator=(const Transaction&) = delete;
 
   void commit() {
-    connection_.control(Connection::Control::Commit);
+    connection_.control(SqliteConnection::Control::Commit);
     open_ = false;
   }
 
  private:
-  Connection& connection_;
+  SqliteConnection& connection_;
   bool open_ = false;
 };
 

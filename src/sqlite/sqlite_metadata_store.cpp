@@ -1,19 +1,15 @@
-// SqliteMetadataStore: opening, writer leases and the history. The operations live in files of
-// their own: sqlite_versions.cpp (registration, deletion, stages), sqlite_lookups.cpp,
-// sqlite_aliases_tags.cpp and sqlite_search.cpp; the schema in sqlite_schema.cpp, the
-// connections in sqlite_database.cpp.
+// SqliteMetadataStore: opening, writer leases and the list cache; every other operation is the
+// shared SQL catalog's (src/sql/), run on this store's SqliteDatabase.
 
 #include "modelreg/sqlite_metadata_store.hpp"
 
+#include <memory>
+
 #include "owner_lease.hpp"
 #include "public_call.hpp"
-#include "sqlite/sqlite_rows.hpp"
 #include "sqlite/sqlite_store_impl.hpp"
 
 namespace modelreg {
-
-using detail::Connection;
-using detail::use;
 
 // The constructor is a public boundary too: a refused file is logged like any other error.
 SqliteMetadataStore::SqliteMetadataStore(const std::filesystem::path& path, SqliteOptions options)
@@ -38,24 +34,160 @@ bool SqliteMetadataStore::is_writer_alive_impl(std::string_view owner) const {
   return detail::FileLockLease::is_alive(impl_->lock_directory(), owner);
 }
 
-std::vector<ModelEvent> SqliteMetadataStore::events_impl(const EventQuery& query) const {
-  const detail::Sql sql = !query.model_name ? detail::kEventsAll
-                          : query.version   ? detail::kEventsOfVersion
-                                            : detail::kEventsOfModel;
-  return impl_->read("events", [&](Connection& connection) {
-    auto rows = use(connection, sql);
-    rows->bind(1, query.after_sequence);
-    if (query.model_name) rows->bind(2, *query.model_name);
-    if (query.version) rows->bind(3, *query.version);
-    rows->bind(4, query.limit == 0 ? std::int64_t{-1} : static_cast<std::int64_t>(query.limit));
-    std::vector<ModelEvent> events;
-    while (rows->step()) events.push_back(detail::read_event(*rows, connection.path()));
-    return events;
-  });
+std::vector<ModelVersion> SqliteMetadataStore::list_versions_impl(
+    std::string_view model_name, std::optional<ModelStage> stage) const {
+  if (stage || !impl_->list_cache_enabled())
+    return impl_->catalog().list_versions(model_name, stage);
+  const std::string name(model_name);
+  const std::int64_t data_version = impl_->data_version();
+  if (auto cached = impl_->cached_list(name, data_version)) return *cached;
+  std::vector<ModelVersion> versions = impl_->catalog().list_versions(model_name, std::nullopt);
+  if (!impl_->cacheable(versions.size())) return versions;  // no copy of a list not kept
+  auto shared = std::make_shared<const std::vector<ModelVersion>>(std::move(versions));
+  impl_->remember_list(name, data_version, shared);
+  return *shared;
 }
 
 std::int64_t SqliteMetadataStore::latest_event_sequence_impl() const {
   return impl_->latest_event_sequence();
+}
+
+// --- the shared SQL catalog ------------------------------------------------------------------
+ModelVersion SqliteMetadataStore::create_version_impl(const ModelVersion& version,
+                                                      std::string_view owner, const Audit& audit) {
+  return impl_->catalog().create_version(version, owner, audit);
+}
+
+ModelVersion SqliteMetadataStore::publish_version_impl(std::string_view model_name,
+                                                       std::string_view version,
+                                                       std::string_view owner,
+                                                       const ArtifactInfo& artifact, Timestamp now,
+                                                       const Audit& audit) {
+  return impl_->catalog().publish_version(model_name, version, owner, artifact, now, audit);
+}
+
+void SqliteMetadataStore::import_model_impl(const ModelImport& import, std::string_view owner,
+                                            const Audit& audit) {
+  impl_->catalog().import_model(import, owner, audit);
+}
+
+bool SqliteMetadataStore::release_version_impl(std::string_view model_name,
+                                               std::string_view version, std::string_view owner,
+                                               const Audit& audit) {
+  return impl_->catalog().release_version(model_name, version, owner, audit);
+}
+
+std::optional<ModelVersion> SqliteMetadataStore::begin_delete_impl(std::string_view model_name,
+                                                                   std::string_view version,
+                                                                   std::string_view owner,
+                                                                   const Audit& audit) {
+  return impl_->catalog().begin_delete(model_name, version, owner, audit);
+}
+
+bool SqliteMetadataStore::cancel_delete_impl(std::string_view model_name, std::string_view version,
+                                             std::string_view owner, const Audit& audit) {
+  return impl_->catalog().cancel_delete(model_name, version, owner, audit);
+}
+
+std::optional<std::vector<ModelVersion>> SqliteMetadataStore::begin_delete_model_impl(
+    std::string_view model_name, std::string_view owner, Timestamp now, const Audit& audit) {
+  return impl_->catalog().begin_delete_model(model_name, owner, now, audit);
+}
+
+std::vector<PendingVersion> SqliteMetadataStore::list_pending_impl() const {
+  return impl_->catalog().list_pending();
+}
+
+bool SqliteMetadataStore::claim_pending_impl(std::string_view model_name, std::string_view version,
+                                             std::string_view expected_owner,
+                                             std::string_view new_owner) {
+  return impl_->catalog().claim_pending(model_name, version, expected_owner, new_owner);
+}
+
+std::optional<ModelVersion> SqliteMetadataStore::set_stage_impl(std::string_view model_name,
+                                                                std::string_view version,
+                                                                ModelStage stage,
+                                                                std::optional<ModelStage> expected,
+                                                                Timestamp now, const Audit& audit) {
+  return impl_->catalog().set_stage(model_name, version, stage, expected, now, audit);
+}
+
+ModelVersion SqliteMetadataStore::set_alias_impl(std::string_view model_name,
+                                                 std::string_view alias, std::string_view version,
+                                                 const std::optional<std::string>& expected_version,
+                                                 Timestamp now, const Audit& audit) {
+  return impl_->catalog().set_alias(model_name, alias, version, expected_version, now, audit);
+}
+
+bool SqliteMetadataStore::delete_alias_impl(std::string_view model_name, std::string_view alias,
+                                            Timestamp now, const Audit& audit) {
+  return impl_->catalog().delete_alias(model_name, alias, now, audit);
+}
+
+std::optional<ModelVersion> SqliteMetadataStore::get_version_by_alias_impl(
+    std::string_view model_name, std::string_view alias) const {
+  return impl_->catalog().get_version_by_alias(model_name, alias);
+}
+
+bool SqliteMetadataStore::set_model_tag_impl(std::string_view model_name, std::string_view key,
+                                             const std::optional<std::string_view>& value,
+                                             Timestamp now, const Audit& audit) {
+  return impl_->catalog().set_model_tag(model_name, key, value, now, audit);
+}
+
+void SqliteMetadataStore::set_model_description_impl(std::string_view model_name,
+                                                     std::string_view description, Timestamp now,
+                                                     const Audit& audit) {
+  impl_->catalog().set_model_description(model_name, description, now, audit);
+}
+
+std::optional<ModelVersion> SqliteMetadataStore::set_version_tag_impl(
+    std::string_view model_name, std::string_view version, std::string_view key,
+    const std::optional<std::string_view>& value, Timestamp now, const Audit& audit) {
+  return impl_->catalog().set_version_tag(model_name, version, key, value, now, audit);
+}
+
+ModelVersion SqliteMetadataStore::set_version_description_impl(std::string_view model_name,
+                                                               std::string_view version,
+                                                               std::string_view description,
+                                                               Timestamp now, const Audit& audit) {
+  return impl_->catalog().set_version_description(model_name, version, description, now, audit);
+}
+
+std::optional<ModelVersion> SqliteMetadataStore::get_version_impl(std::string_view model_name,
+                                                                  std::string_view version) const {
+  return impl_->catalog().get_version(model_name, version);
+}
+
+std::optional<ModelVersion> SqliteMetadataStore::latest_version_impl(
+    std::string_view model_name) const {
+  return impl_->catalog().latest_version(model_name);
+}
+
+std::optional<ModelVersion> SqliteMetadataStore::production_version_impl(
+    std::string_view model_name) const {
+  return impl_->catalog().production_version(model_name);
+}
+
+std::optional<RegisteredModel> SqliteMetadataStore::get_model_impl(
+    std::string_view model_name) const {
+  return impl_->catalog().get_model(model_name);
+}
+
+std::vector<std::string> SqliteMetadataStore::list_models_impl() const {
+  return impl_->catalog().list_models();
+}
+
+VersionPage SqliteMetadataStore::search_versions_impl(const VersionQuery& query) const {
+  return impl_->catalog().search_versions(query);
+}
+
+ModelPage SqliteMetadataStore::search_models_impl(const ModelQuery& query) const {
+  return impl_->catalog().search_models(query);
+}
+
+std::vector<ModelEvent> SqliteMetadataStore::events_impl(const EventQuery& query) const {
+  return impl_->catalog().events(query);
 }
 
 }  // namespace modelreg

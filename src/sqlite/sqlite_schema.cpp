@@ -221,7 +221,7 @@ static_assert(kSchemaSteps.size() == SqliteMetadataStore::kSchemaVersion,
 
 }  // namespace
 
-SchemaFacts read_schema_facts(Connection& connection) {
+SchemaFacts read_schema_facts(SqliteConnection& connection) {
   auto scalar = [&](std::string_view sql) {
     auto statement = connection.prepare_once(sql);
     std::int64_t value = statement->step() ? statement->int64(0) : 0;
@@ -270,7 +270,7 @@ int schema_version_of(const SchemaFacts& facts, const std::string& path) {
   return static_cast<int>(facts.schema_version);
 }
 
-void migrate_schema(Connection& connection, int from) {
+void migrate_schema(SqliteConnection& connection, int from) {
   for (int step = from; step < SqliteMetadataStore::kSchemaVersion; ++step) {
     connection.exec(kSchemaSteps[static_cast<std::size_t>(step)]);
   }

@@ -20,7 +20,7 @@ struct SchemaFacts {
 
 // Reads the facts through `connection` (inside the caller's transaction). Throws DataLossError
 // for a file that is corrupt or not a SQLite database.
-SchemaFacts read_schema_facts(Connection& connection);
+SchemaFacts read_schema_facts(SqliteConnection& connection);
 
 // The schema version of the file: 0 for a new (empty) file, which gets the schema, else 1 ..
 // SqliteMetadataStore::kSchemaVersion. Throws DataLossError (not a modelreg database, damaged)
@@ -29,6 +29,6 @@ int schema_version_of(const SchemaFacts& facts, const std::string& path);
 
 // Runs the schema steps from version `from` to the current one and records the new version, in
 // the caller's write transaction (so an upgrade is all or nothing).
-void migrate_schema(Connection& connection, int from);
+void migrate_schema(SqliteConnection& connection, int from);
 
 }  // namespace modelreg::detail

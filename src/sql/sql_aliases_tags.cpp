@@ -1,13 +1,13 @@
-// SqliteMetadataStore: aliases, tags and descriptions. Each change is one write transaction
+// SqlCatalog: aliases, tags and descriptions. Each change is one write transaction
 // that keeps the searchable tables (aliases, version_tags, model_tags) and the copies lookups
 // read (versions.aliases, versions.tags) equal, and records its event.
 
 #include <fmt/format.h>
 
 #include "modelreg/error.hpp"
-#include "modelreg/sqlite_metadata_store.hpp"
-#include "sqlite/sqlite_rows.hpp"
-#include "sqlite/sqlite_store_impl.hpp"
+#include "sql/sql_catalog.hpp"
+#include "sql/sql_rows.hpp"
+#include "sql/sql_statements.hpp"
 
 namespace modelreg {
 
@@ -38,11 +38,11 @@ std::int64_t require_model(Connection& connection, std::string_view model_name) 
 
 }  // namespace
 
-ModelVersion SqliteMetadataStore::set_alias_impl(std::string_view model_name,
-                                                 std::string_view alias, std::string_view version,
-                                                 const std::optional<std::string>& expected_version,
-                                                 Timestamp now, const Audit& audit) {
-  return impl_->write("set_alias", [&](Connection& connection) {
+ModelVersion detail::SqlCatalog::set_alias(std::string_view model_name, std::string_view alias,
+                                           std::string_view version,
+                                           const std::optional<std::string>& expected_version,
+                                           Timestamp now, const Audit& audit) {
+  return db_.write("set_alias", [&](Connection& connection) {
     detail::KeyRow key;
     try {
       key = detail::require_visible(connection, model_name, version);
@@ -85,9 +85,9 @@ ModelVersion SqliteMetadataStore::set_alias_impl(std::string_view model_name,
   });
 }
 
-bool SqliteMetadataStore::delete_alias_impl(std::string_view model_name, std::string_view alias,
-                                            Timestamp now, const Audit& audit) {
-  return impl_->write("delete_alias", [&](Connection& connection) {
+bool detail::SqlCatalog::delete_alias(std::string_view model_name, std::string_view alias,
+                                      Timestamp now, const Audit& audit) {
+  return db_.write("delete_alias", [&](Connection& connection) {
     const auto model_id = detail::visible_model_id(connection, model_name);
     if (!model_id) return false;
     const auto current = find_alias(connection, *model_id, alias);
@@ -108,10 +108,10 @@ bool SqliteMetadataStore::delete_alias_impl(std::string_view model_name, std::st
   });
 }
 
-bool SqliteMetadataStore::set_model_tag_impl(std::string_view model_name, std::string_view key,
-                                             const std::optional<std::string_view>& value,
-                                             Timestamp now, const Audit& audit) {
-  return impl_->write("set_model_tag", [&](Connection& connection) {
+bool detail::SqlCatalog::set_model_tag(std::string_view model_name, std::string_view key,
+                                       const std::optional<std::string_view>& value, Timestamp now,
+                                       const Audit& audit) {
+  return db_.write("set_model_tag", [&](Connection& connection) {
     const std::int64_t model_id = require_model(connection, model_name);
     std::optional<std::string> old_value;
     {
@@ -138,10 +138,10 @@ bool SqliteMetadataStore::set_model_tag_impl(std::string_view model_name, std::s
   });
 }
 
-void SqliteMetadataStore::set_model_description_impl(std::string_view model_name,
-                                                     std::string_view description, Timestamp now,
-                                                     const Audit& audit) {
-  impl_->write("set_model_description", [&](Connection& connection) {
+void detail::SqlCatalog::set_model_description(std::string_view model_name,
+                                               std::string_view description, Timestamp now,
+                                               const Audit& audit) {
+  db_.write("set_model_description", [&](Connection& connection) {
     const std::int64_t model_id = require_model(connection, model_name);
     std::string old_value;
     {
@@ -164,68 +164,67 @@ void SqliteMetadataStore::set_model_description_impl(std::string_view model_name
   });
 }
 
-std::optional<ModelVersion> SqliteMetadataStore::set_version_tag_impl(
+std::optional<ModelVersion> detail::SqlCatalog::set_version_tag(
     std::string_view model_name, std::string_view version, std::string_view key,
     const std::optional<std::string_view>& value, Timestamp now, const Audit& audit) {
   const std::string name = detail::full_name(model_name, version);
-  return impl_->write(
-      "set_version_tag", [&](Connection& connection) -> std::optional<ModelVersion> {
-        const detail::KeyRow row = detail::require_visible(connection, model_name, version);
-        std::map<std::string, std::string> tags;
-        {
-          auto current = use(connection, detail::kVersionTagsAndDescription);
-          current->bind(1, row.id);
-          if (current->step())
-            tags = detail::decode_tags(current->text_view(0), connection.path(), name);
-        }
-        auto it = tags.find(std::string(key));
-        std::optional<std::string> old_value;
-        if (it != tags.end()) old_value = it->second;
-        if (!value && !old_value) return std::nullopt;
-        if (value && old_value == *value) return detail::version_by_id(connection, row.id);
-        if (value) {
-          tags[std::string(key)] = std::string(*value);
-        } else {
-          tags.erase(it);
-        }
-        const std::int64_t now_ns = detail::to_nanos(now);
-        if (old_value) {
-          auto remove = use(connection, detail::kDeleteVersionTag);
-          remove->bind(1, row.id);
-          remove->bind(2, key);
-          remove->bind(3, *old_value);
-          remove->run();
-        }
-        if (value) {
-          auto insert = use(connection, detail::kInsertVersionTag);
-          insert->bind(1, row.id);
-          insert->bind(2, key);
-          insert->bind(3, *value);
-          insert->run();
-        }
-        {
-          auto update = use(connection, detail::kSetVersionTags);
-          update->bind(1, row.id);
-          update->bind(2, detail::encode_tags(tags, name));
-          update->bind(3, now_ns);
-          update->run();
-        }
-        ModelEvent event =
-            detail::make_event(value ? EventType::VersionTagSet : EventType::VersionTagDeleted,
-                               model_name, version, now_ns, audit);
-        event.key = std::string(key);
-        event.old_value = std::move(old_value);
-        if (value) event.new_value = std::string(*value);
-        detail::insert_event(connection, event);
-        return detail::version_by_id(connection, row.id);
-      });
+  return db_.write("set_version_tag", [&](Connection& connection) -> std::optional<ModelVersion> {
+    const detail::KeyRow row = detail::require_visible(connection, model_name, version);
+    std::map<std::string, std::string> tags;
+    {
+      auto current = use(connection, detail::kVersionTagsAndDescription);
+      current->bind(1, row.id);
+      if (current->step())
+        tags = detail::decode_tags(current->text_view(0), connection.label(), name);
+    }
+    auto it = tags.find(std::string(key));
+    std::optional<std::string> old_value;
+    if (it != tags.end()) old_value = it->second;
+    if (!value && !old_value) return std::nullopt;
+    if (value && old_value == *value) return detail::version_by_id(connection, row.id);
+    if (value) {
+      tags[std::string(key)] = std::string(*value);
+    } else {
+      tags.erase(it);
+    }
+    const std::int64_t now_ns = detail::to_nanos(now);
+    if (old_value) {
+      auto remove = use(connection, detail::kDeleteVersionTag);
+      remove->bind(1, row.id);
+      remove->bind(2, key);
+      remove->bind(3, *old_value);
+      remove->run();
+    }
+    if (value) {
+      auto insert = use(connection, detail::kInsertVersionTag);
+      insert->bind(1, row.id);
+      insert->bind(2, key);
+      insert->bind(3, *value);
+      insert->run();
+    }
+    {
+      auto update = use(connection, detail::kSetVersionTags);
+      update->bind(1, row.id);
+      update->bind(2, detail::encode_tags(tags, name));
+      update->bind(3, now_ns);
+      update->run();
+    }
+    ModelEvent event =
+        detail::make_event(value ? EventType::VersionTagSet : EventType::VersionTagDeleted,
+                           model_name, version, now_ns, audit);
+    event.key = std::string(key);
+    event.old_value = std::move(old_value);
+    if (value) event.new_value = std::string(*value);
+    detail::insert_event(connection, event);
+    return detail::version_by_id(connection, row.id);
+  });
 }
 
-ModelVersion SqliteMetadataStore::set_version_description_impl(std::string_view model_name,
-                                                               std::string_view version,
-                                                               std::string_view description,
-                                                               Timestamp now, const Audit& audit) {
-  return impl_->write("set_version_description", [&](Connection& connection) {
+ModelVersion detail::SqlCatalog::set_version_description(std::string_view model_name,
+                                                         std::string_view version,
+                                                         std::string_view description,
+                                                         Timestamp now, const Audit& audit) {
+  return db_.write("set_version_description", [&](Connection& connection) {
     const detail::KeyRow row = detail::require_visible(connection, model_name, version);
     std::string old_value;
     {

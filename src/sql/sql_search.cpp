@@ -1,4 +1,4 @@
-// SqliteMetadataStore: searches. A query becomes one SELECT whose conditions mean exactly what
+// SqlCatalog: searches. A query becomes one SELECT whose conditions mean exactly what
 // detail::matches says (the conformance suite compares the two on random queries), with keyset
 // pagination on (sort key, registration order).
 //
@@ -16,11 +16,10 @@
 #include <variant>
 #include <vector>
 
-#include "modelreg/sqlite_metadata_store.hpp"
 #include "search_query.hpp"
-#include "sqlite/sqlite_rows.hpp"
-#include "sqlite/sqlite_sql.hpp"
-#include "sqlite/sqlite_store_impl.hpp"
+#include "sql/sql_catalog.hpp"
+#include "sql/sql_rows.hpp"
+#include "sql/sql_statements.hpp"
 
 namespace modelreg {
 
@@ -113,7 +112,7 @@ const SearchCondition* driving_condition(const std::vector<SearchCondition>& con
   return nullptr;
 }
 
-void version_condition(SqlText& sql, const SearchCondition& c) {
+void version_condition(SqlText& sql, const SearchCondition& c, detail::SqlDialect dialect) {
   sql << " AND ";
   switch (c.field) {
     case SearchField::ModelName:
@@ -133,9 +132,14 @@ void version_condition(SqlText& sql, const SearchCondition& c) {
       sql.param(c.text) << ")";
       return;
     case SearchField::Tag:
-      // version_tags is keyed by value, not by version: a condition that does not drive the
-      // search reads the version's own tags column.
-      sql << "EXISTS (SELECT 1 FROM json_each(v.tags) t WHERE t.key = ";
+      // SQLite's version_tags is keyed by value, not by version: a condition that does not
+      // drive the search reads the version's own tags column. PostgreSQL's is also indexed by
+      // version.
+      if (dialect == detail::SqlDialect::Sqlite) {
+        sql << "EXISTS (SELECT 1 FROM json_each(v.tags) t WHERE t.key = ";
+      } else {
+        sql << "EXISTS (SELECT 1 FROM version_tags t WHERE t.version_id = v.id AND t.key = ";
+      }
       sql.param(c.key) << " AND ";
       text_condition(sql, "t.value", c.op, c.text);
       sql << ")";
@@ -158,7 +162,8 @@ void version_condition(SqlText& sql, const SearchCondition& c) {
 
 // The statement of a version query; the sort key is the column after the version's columns
 // and its registration order.
-SqlText version_sql(const VersionQuery& query, const std::optional<PagePosition>& after) {
+SqlText version_sql(const VersionQuery& query, const std::optional<PagePosition>& after,
+                    detail::SqlDialect dialect) {
   SqlText sql;
   const bool by_metric = query.order_by == VersionOrderBy::Metric;
   const std::string key = by_metric                                     ? "o.value"
@@ -191,7 +196,7 @@ SqlText version_sql(const VersionQuery& query, const std::optional<PagePosition>
     }
   }
   for (const auto& condition : query.conditions) {
-    if (&condition != drive) version_condition(sql, condition);
+    if (&condition != drive) version_condition(sql, condition, dialect);
   }
   const std::string_view direction = query.descending ? " DESC" : " ASC";
   const std::string_view beyond = query.descending ? " < " : " > ";
@@ -261,10 +266,10 @@ SqlText model_sql(const ModelQuery& query, const std::optional<PagePosition>& af
 
 }  // namespace
 
-VersionPage SqliteMetadataStore::search_versions_impl(const VersionQuery& query) const {
+VersionPage detail::SqlCatalog::search_versions(const VersionQuery& query) const {
   const auto after = detail::decode_page_token(query);
-  const SqlText sql = version_sql(query, after);
-  return impl_->read("search_versions", [&](Connection& connection) {
+  const SqlText sql = version_sql(query, after, dialect_);
+  return db_.read("search_versions", [&](Connection& connection) {
     auto rows = connection.use_dynamic(sql.sql());
     sql.bind(*rows);
     VersionPage page;
@@ -274,7 +279,7 @@ VersionPage SqliteMetadataStore::search_versions_impl(const VersionQuery& query)
         page.next_page_token = detail::encode_page_token(query, last);
         break;
       }
-      page.versions.push_back(detail::read_version(*rows, connection.path()));
+      page.versions.push_back(detail::read_version(*rows, connection.label()));
       last.tie = rows->int64(detail::kVersionColumnCount);
       const int key = detail::kVersionColumnCount + 1;
       if (query.order_by == VersionOrderBy::Metric) {
@@ -288,31 +293,34 @@ VersionPage SqliteMetadataStore::search_versions_impl(const VersionQuery& query)
   });
 }
 
-ModelPage SqliteMetadataStore::search_models_impl(const ModelQuery& query) const {
+ModelPage detail::SqlCatalog::search_models(const ModelQuery& query) const {
   const auto after = detail::decode_page_token(query);
   const SqlText sql = model_sql(query, after);
-  return impl_->read_snapshot("search_models", [&](Connection& connection) {
-    std::vector<std::string> names;
-    PagePosition last;
-    ModelPage page;
-    {
-      auto rows = connection.use_dynamic(sql.sql());
-      sql.bind(*rows);
-      while (rows->step()) {
-        if (names.size() == query.max_results) {
-          page.next_page_token = detail::encode_page_token(query, last);
-          break;
+  return db_.read(
+      "search_models",
+      [&](Connection& connection) {
+        std::vector<std::string> names;
+        PagePosition last;
+        ModelPage page;
+        {
+          auto rows = connection.use_dynamic(sql.sql());
+          sql.bind(*rows);
+          while (rows->step()) {
+            if (names.size() == query.max_results) {
+              page.next_page_token = detail::encode_page_token(query, last);
+              break;
+            }
+            names.push_back(rows->text(0));
+            last.name = names.back();
+            last.time = rows->int64(1);
+          }
         }
-        names.push_back(rows->text(0));
-        last.name = names.back();
-        last.time = rows->int64(1);
-      }
-    }
-    for (const auto& name : names) {
-      if (auto model = detail::read_model(connection, name)) page.models.push_back(*model);
-    }
-    return page;
-  });
+        for (const auto& name : names) {
+          if (auto model = detail::read_model(connection, name)) page.models.push_back(*model);
+        }
+        return page;
+      },
+      /*snapshot=*/true);
 }
 
 }  // namespace modelreg

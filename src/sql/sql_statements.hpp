@@ -1,13 +1,14 @@
 #pragma once
 
-// Every fixed statement the SQLite catalog runs, cached per connection under its index (the
+// Every fixed statement the SQL catalogs run, cached per connection under its index (the
 // dynamic ones of searches are cached by their text: Connection::use_dynamic).
 
 #include <array>
 #include <cstddef>
 #include <string_view>
 
-#include "sqlite/sqlite_handle.hpp"
+#include "modelreg/error.hpp"
+#include "sql/sql_connection.hpp"
 
 namespace modelreg::detail {
 
@@ -89,7 +90,8 @@ inline constexpr std::array<std::string_view, kSqlCount> kSqlText = {
     // kFindModel
     "SELECT id, state FROM models WHERE name = ?1",
     // kInsertModel
-    "INSERT INTO models (name, description, tags, created_at, state) VALUES (?1, '', '{}', ?2, ?3)",
+    "INSERT INTO models (name, description, tags, created_at, state) VALUES (?1, '', '{}', ?2, ?3) "
+    "RETURNING id",
     // kMakeModelVisible: a model is created when its first version becomes visible
     "UPDATE models SET state = 'visible', created_at = ?2 WHERE id = ?1 AND state = 'new'",
     // kFindKey
@@ -108,7 +110,8 @@ inline constexpr std::array<std::string_view, kSqlCount> kSqlText = {
     "INSERT INTO versions (model_id, version, seq, state, owner, pending_since, stage, "
     "framework, artifact_path, artifact_size, artifact_sha256, metrics, parameters, tags, "
     "description, created_at, updated_at, reg) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18) "
+    "RETURNING id",
     // kPublish
     "UPDATE versions SET state = 'visible', owner = NULL, pending_since = NULL, seq = ?2, "
     "artifact_path = ?3, artifact_size = ?4, artifact_sha256 = ?5, created_at = ?6, "
@@ -180,14 +183,14 @@ inline constexpr std::array<std::string_view, kSqlCount> kSqlText = {
     "WHERE v.state <> 'visible' ORDER BY v.pending_since, v.id",
     // kInsertEvent
     "INSERT INTO events (time, type, model_name, version, key, old_value, new_value, actor, "
-    "reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    "reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING seq",
     // kInsertVersionTag
     "INSERT INTO version_tags (version_id, key, value) VALUES (?1, ?2, ?3)",
     // kInsertVersionMetric
     "INSERT INTO version_metrics (version_id, name, value) VALUES (?1, ?2, ?3)",
     // kLatestEvent
     "SELECT coalesce(max(seq), 0) FROM events",
-    // kEventsAll .. kEventsOfVersion (?4: the limit, -1 for none)
+    // kEventsAll .. kEventsOfVersion (?4: the limit)
     "SELECT seq, time, type, model_name, version, key, old_value, new_value, actor, reason "
     "FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?4",
     "SELECT seq, time, type, model_name, version, key, old_value, new_value, actor, reason "
@@ -255,6 +258,14 @@ inline constexpr std::array<std::string_view, kSqlCount> kSqlText = {
 
 inline StatementUse use(Connection& connection, Sql sql) {
   return connection.use(sql, kSqlText[sql]);
+}
+
+// Runs an INSERT ... RETURNING of one row and returns the value it returned (the new row's id).
+inline std::int64_t insert_returning(StatementUse& insert) {
+  if (!insert->step()) throw StorageError("an INSERT ... RETURNING returned no row");
+  const std::int64_t id = insert->int64(0);
+  insert->run();
+  return id;
 }
 
 }  // namespace modelreg::detail

@@ -1,6 +1,6 @@
 #pragma once
 
-// Rows of the SQLite catalog and the C++ values they hold: encoding and decoding of versions
+// Rows of the SQL catalogs and the C++ values they hold: encoding and decoding of versions
 // and events, and the small reads and writes that several operations share. Everything here
 // runs inside the caller's transaction on the caller's connection.
 
@@ -15,7 +15,7 @@
 #include "modelreg/model_event.hpp"
 #include "modelreg/model_version.hpp"
 #include "modelreg/registered_model.hpp"
-#include "sqlite/sqlite_handle.hpp"
+#include "sql/sql_connection.hpp"
 
 namespace modelreg::detail {
 

@@ -1,13 +1,13 @@
-// SqliteMetadataStore: registration, deletion (of versions and of models), recovery's
+// SqlCatalog: registration, deletion (of versions and of models), recovery's
 // reservations and stage transitions. Each operation is one write transaction that also appends
 // its events to the history.
 
 #include <fmt/format.h>
 
 #include "modelreg/error.hpp"
-#include "modelreg/sqlite_metadata_store.hpp"
-#include "sqlite/sqlite_rows.hpp"
-#include "sqlite/sqlite_store_impl.hpp"
+#include "sql/sql_catalog.hpp"
+#include "sql/sql_rows.hpp"
+#include "sql/sql_statements.hpp"
 
 namespace modelreg {
 
@@ -34,14 +34,14 @@ std::int64_t record_registration(Connection& connection, std::string_view model,
 
 }  // namespace
 
-ModelVersion SqliteMetadataStore::create_version_impl(const ModelVersion& version,
-                                                      std::string_view owner, const Audit& audit) {
+ModelVersion detail::SqlCatalog::create_version(const ModelVersion& version, std::string_view owner,
+                                                const Audit& audit) {
   const detail::EncodedVersion encoded = detail::encode_version(version);
   const std::string stage = stage_name(version.stage);
   const std::string framework(to_string(version.framework));
   const bool reserved = !owner.empty();
 
-  return impl_->write(
+  return db_.write(
       "create_version",
       [&](Connection& connection) {
         ModelVersion stored = version;
@@ -73,8 +73,7 @@ ModelVersion SqliteMetadataStore::create_version_impl(const ModelVersion& versio
           insert->bind(1, version.model_name);
           insert->bind(2, detail::to_nanos(version.created_at));
           insert->bind(3, model_state);
-          insert->run();
-          model_id = sqlite3_last_insert_rowid(connection.handle());
+          model_id = detail::insert_returning(insert);
         }
 
         auto insert = use(connection, detail::kInsertVersion);
@@ -116,20 +115,17 @@ ModelVersion SqliteMetadataStore::create_version_impl(const ModelVersion& versio
         insert->bind(15, version.description);
         insert->bind(16, detail::to_nanos(stored.created_at));
         insert->bind(17, detail::to_nanos(stored.updated_at));
-        insert->run();
-        detail::insert_tags_and_metrics(connection, sqlite3_last_insert_rowid(connection.handle()),
-                                        version);
+        detail::insert_tags_and_metrics(connection, detail::insert_returning(insert), version);
         return stored;
       },
       /*durable=*/!reserved);
 }
 
-ModelVersion SqliteMetadataStore::publish_version_impl(std::string_view model_name,
-                                                       std::string_view version,
-                                                       std::string_view owner,
-                                                       const ArtifactInfo& artifact, Timestamp now,
-                                                       const Audit& audit) {
-  return impl_->write("publish_version", [&](Connection& connection) {
+ModelVersion detail::SqlCatalog::publish_version(std::string_view model_name,
+                                                 std::string_view version, std::string_view owner,
+                                                 const ArtifactInfo& artifact, Timestamp now,
+                                                 const Audit& audit) {
+  return db_.write("publish_version", [&](Connection& connection) {
     const auto key = detail::find_key(connection, model_name, version);
     if (!key || key->state != detail::kRegistering || !key->held_by(owner)) {
       throw FailedPreconditionError(fmt::format(
@@ -168,10 +164,9 @@ ModelVersion SqliteMetadataStore::publish_version_impl(std::string_view model_na
   });
 }
 
-bool SqliteMetadataStore::release_version_impl(std::string_view model_name,
-                                               std::string_view version, std::string_view owner,
-                                               const Audit& audit) {
-  return impl_->write("release_version", [&](Connection& connection) {
+bool detail::SqlCatalog::release_version(std::string_view model_name, std::string_view version,
+                                         std::string_view owner, const Audit& audit) {
+  return db_.write("release_version", [&](Connection& connection) {
     const auto key = detail::find_key(connection, model_name, version);
     if (!key || !key->held_by(owner)) return false;
     (void)audit;  // a deletion was recorded by begin_delete, a registration was never visible
@@ -188,11 +183,11 @@ bool SqliteMetadataStore::release_version_impl(std::string_view model_name,
   });
 }
 
-std::optional<ModelVersion> SqliteMetadataStore::begin_delete_impl(std::string_view model_name,
-                                                                   std::string_view version,
-                                                                   std::string_view owner,
-                                                                   const Audit& audit) {
-  return impl_->write("begin_delete", [&](Connection& connection) -> std::optional<ModelVersion> {
+std::optional<ModelVersion> detail::SqlCatalog::begin_delete(std::string_view model_name,
+                                                             std::string_view version,
+                                                             std::string_view owner,
+                                                             const Audit& audit) {
+  return db_.write("begin_delete", [&](Connection& connection) -> std::optional<ModelVersion> {
     const auto key = detail::find_key(connection, model_name, version);
     if (!key || !key->visible()) return std::nullopt;
     ModelVersion as_it_was = detail::version_by_id(connection, key->id);
@@ -226,9 +221,9 @@ std::optional<ModelVersion> SqliteMetadataStore::begin_delete_impl(std::string_v
   });
 }
 
-bool SqliteMetadataStore::cancel_delete_impl(std::string_view model_name, std::string_view version,
-                                             std::string_view owner, const Audit& audit) {
-  return impl_->write("cancel_delete", [&](Connection& connection) {
+bool detail::SqlCatalog::cancel_delete(std::string_view model_name, std::string_view version,
+                                       std::string_view owner, const Audit& audit) {
+  return db_.write("cancel_delete", [&](Connection& connection) {
     const auto key = detail::find_key(connection, model_name, version);
     if (!key || key->state != detail::kDeleting || !key->held_by(owner) ||
         key->model_state == detail::kModelDeleting) {
@@ -299,41 +294,41 @@ bool SqliteMetadataStore::cancel_delete_impl(std::string_view model_name, std::s
   });
 }
 
-std::optional<std::vector<ModelVersion>> SqliteMetadataStore::begin_delete_model_impl(
+std::optional<std::vector<ModelVersion>> detail::SqlCatalog::begin_delete_model(
     std::string_view model_name, std::string_view owner, Timestamp now, const Audit& audit) {
-  return impl_->write(
-      "begin_delete_model",
-      [&](Connection& connection) -> std::optional<std::vector<ModelVersion>> {
-        const auto model_id = detail::visible_model_id(connection, model_name);
-        if (!model_id) return std::nullopt;
-        std::vector<ModelVersion> versions;
-        {
-          auto rows = use(connection, detail::kListVersions);
-          rows->bind(1, model_name);
-          versions = detail::read_versions(rows, connection.path());
-        }
-        const auto run = [&](detail::Sql sql) {
-          auto statement = use(connection, sql);
-          statement->bind(1, *model_id);
-          if (sql == detail::kHideModelVersions) {
-            statement->bind(2, owner);
-            statement->bind(3, detail::to_nanos(now));
-          }
-          statement->run();
-        };
-        run(detail::kHideModelVersions);
-        run(detail::kDeleteModelAliases);
-        run(detail::kClearModelAliasColumns);
-        run(detail::kSetModelDeleting);
-        detail::insert_event(connection, detail::make_event(EventType::ModelDeleted, model_name, {},
-                                                            detail::to_nanos(now), audit));
-        run(detail::kDeleteModelIfGone);  // a model without any version goes at once
-        return versions;
-      });
+  return db_.write("begin_delete_model",
+                   [&](Connection& connection) -> std::optional<std::vector<ModelVersion>> {
+                     const auto model_id = detail::visible_model_id(connection, model_name);
+                     if (!model_id) return std::nullopt;
+                     std::vector<ModelVersion> versions;
+                     {
+                       auto rows = use(connection, detail::kListVersions);
+                       rows->bind(1, model_name);
+                       versions = detail::read_versions(rows, connection.label());
+                     }
+                     const auto run = [&](detail::Sql sql) {
+                       auto statement = use(connection, sql);
+                       statement->bind(1, *model_id);
+                       if (sql == detail::kHideModelVersions) {
+                         statement->bind(2, owner);
+                         statement->bind(3, detail::to_nanos(now));
+                       }
+                       statement->run();
+                     };
+                     run(detail::kHideModelVersions);
+                     run(detail::kDeleteModelAliases);
+                     run(detail::kClearModelAliasColumns);
+                     run(detail::kSetModelDeleting);
+                     detail::insert_event(
+                         connection, detail::make_event(EventType::ModelDeleted, model_name, {},
+                                                        detail::to_nanos(now), audit));
+                     run(detail::kDeleteModelIfGone);  // a model without any version goes at once
+                     return versions;
+                   });
 }
 
-std::vector<PendingVersion> SqliteMetadataStore::list_pending_impl() const {
-  return impl_->read("list_pending", [&](Connection& connection) {
+std::vector<PendingVersion> detail::SqlCatalog::list_pending() const {
+  return db_.read("list_pending", [&](Connection& connection) {
     auto rows = use(connection, detail::kListPending);
     std::vector<PendingVersion> pending;
     while (rows->step()) {
@@ -351,10 +346,10 @@ std::vector<PendingVersion> SqliteMetadataStore::list_pending_impl() const {
   });
 }
 
-bool SqliteMetadataStore::claim_pending_impl(std::string_view model_name, std::string_view version,
-                                             std::string_view expected_owner,
-                                             std::string_view new_owner) {
-  return impl_->write("claim_pending", [&](Connection& connection) {
+bool detail::SqlCatalog::claim_pending(std::string_view model_name, std::string_view version,
+                                       std::string_view expected_owner,
+                                       std::string_view new_owner) {
+  return db_.write("claim_pending", [&](Connection& connection) {
     const auto key = detail::find_key(connection, model_name, version);
     if (!key || !key->held_by(expected_owner)) return false;
     auto claim = use(connection, detail::kSetOwner);
@@ -365,14 +360,14 @@ bool SqliteMetadataStore::claim_pending_impl(std::string_view model_name, std::s
   });
 }
 
-std::optional<ModelVersion> SqliteMetadataStore::set_stage_impl(std::string_view model_name,
-                                                                std::string_view version,
-                                                                ModelStage stage,
-                                                                std::optional<ModelStage> expected,
-                                                                Timestamp now, const Audit& audit) {
+std::optional<ModelVersion> detail::SqlCatalog::set_stage(std::string_view model_name,
+                                                          std::string_view version,
+                                                          ModelStage stage,
+                                                          std::optional<ModelStage> expected,
+                                                          Timestamp now, const Audit& audit) {
   const std::string stage_text = stage_name(stage);
   const std::int64_t now_ns = detail::to_nanos(now);
-  return impl_->write("set_stage", [&](Connection& connection) -> std::optional<ModelVersion> {
+  return db_.write("set_stage", [&](Connection& connection) -> std::optional<ModelVersion> {
     std::optional<KeyRow> key;
     ModelVersion updated;
     {
@@ -383,7 +378,7 @@ std::optional<ModelVersion> SqliteMetadataStore::set_stage_impl(std::string_view
       key = KeyRow{row->int64(0),         row->int64(1), row->text(2),
                    row->optional_text(3), row->text(4),  row->text(5)};
       if (!key->visible()) return std::nullopt;
-      updated = detail::read_version(*row, connection.path(), 6);
+      updated = detail::read_version(*row, connection.label(), 6);
     }
     if (expected && key->stage != to_string(*expected)) {
       throw FailedPreconditionError(

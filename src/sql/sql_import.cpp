@@ -1,13 +1,13 @@
-// SqliteMetadataStore::import_model: a model from another registry, in one write transaction.
+// SqlCatalog::import_model: a model from another registry, in one write transaction.
 
 #include <fmt/format.h>
 
 #include <map>
 
 #include "modelreg/error.hpp"
-#include "modelreg/sqlite_metadata_store.hpp"
-#include "sqlite/sqlite_rows.hpp"
-#include "sqlite/sqlite_store_impl.hpp"
+#include "sql/sql_catalog.hpp"
+#include "sql/sql_rows.hpp"
+#include "sql/sql_statements.hpp"
 
 namespace modelreg {
 
@@ -33,9 +33,9 @@ constexpr const char* kSetCreatedAt = "UPDATE models SET created_at = ?2 WHERE i
 
 }  // namespace
 
-void SqliteMetadataStore::import_model_impl(const ModelImport& import, std::string_view owner,
-                                            const Audit& audit) {
-  impl_->write("import_model", [&](Connection& connection) {
+void detail::SqlCatalog::import_model(const ModelImport& import, std::string_view owner,
+                                      const Audit& audit) {
+  db_.write("import_model", [&](Connection& connection) {
     std::int64_t model_id = 0;
     std::string model_state;
     {
@@ -93,8 +93,7 @@ void SqliteMetadataStore::import_model_impl(const ModelImport& import, std::stri
       insert->bind(1, import.model_name);
       insert->bind(2, detail::to_nanos(import.created_at));
       insert->bind(3, detail::kModelVisible);
-      insert->run();
-      model_id = sqlite3_last_insert_rowid(connection.handle());
+      model_id = detail::insert_returning(insert);
     }
     // The history first, so that each version's registration order is its imported event's.
     std::map<std::string, std::int64_t, std::less<>> registered;

@@ -1,4 +1,4 @@
-#include "sqlite/sqlite_rows.hpp"
+#include "sql/sql_rows.hpp"
 
 #include <fmt/format.h>
 
@@ -9,7 +9,7 @@
 
 #include "json_fields.hpp"
 #include "modelreg/error.hpp"
-#include "sqlite/sqlite_sql.hpp"
+#include "sql/sql_statements.hpp"
 #include "utf8.hpp"
 
 namespace modelreg::detail {
@@ -99,8 +99,8 @@ std::map<std::string, std::string> decode_tags(std::string_view text, const std:
   try {
     return parse_string_map(text);
   } catch (const std::exception& e) {
-    throw DataLossError(fmt::format("SQLite database '{}': the stored tags of {} are corrupt: {}",
-                                    path, full_name, e.what()));
+    throw DataLossError(
+        fmt::format("{}: the stored tags of {} are corrupt: {}", path, full_name, e.what()));
   }
 }
 
@@ -133,8 +133,8 @@ ModelVersion read_version(const Statement& row, const std::string& path, int fir
   } catch (const DataLossError&) {
     throw;
   } catch (const std::exception& e) {
-    throw DataLossError(fmt::format("SQLite database '{}': the stored row of {} is corrupt: {}",
-                                    path, version.full_name(), e.what()));
+    throw DataLossError(fmt::format("{}: the stored row of {} is corrupt: {}", path,
+                                    version.full_name(), e.what()));
   }
   return version;
 }
@@ -181,10 +181,9 @@ ModelVersion version_by_id(Connection& connection, std::int64_t id) {
   row->bind(1, id);
   if (!row->step()) {
     throw StorageError(
-        fmt::format("SQLite database '{}': version row {} vanished inside its transaction",
-                    connection.path(), id));
+        fmt::format("{}: version row {} vanished inside its transaction", connection.label(), id));
   }
-  return read_version(*row, connection.path());
+  return read_version(*row, connection.label());
 }
 
 Place next_place(Connection& connection, std::int64_t model_id, Timestamp created_at) {
@@ -209,8 +208,7 @@ std::int64_t insert_event(Connection& connection, const ModelEvent& event) {
   insert->bind(7, event.new_value);
   insert->bind(8, event.actor);
   insert->bind(9, event.reason);
-  insert->run();
-  return sqlite3_last_insert_rowid(connection.handle());
+  return insert_returning(insert);
 }
 
 ModelEvent make_event(EventType type, std::string_view model, std::string_view version,
@@ -232,8 +230,7 @@ ModelEvent read_event(const Statement& row, const std::string& path) {
     event.time = from_nanos(row.int64(1));
     event.type = parse_event_type(row.text_view(2));
   } catch (const std::exception& e) {
-    throw DataLossError(fmt::format("SQLite database '{}': event {} is corrupt: {}", path,
-                                    event.sequence, e.what()));
+    throw DataLossError(fmt::format("{}: event {} is corrupt: {}", path, event.sequence, e.what()));
   }
   event.model_name = row.text(3);
   event.version = row.text(4);
