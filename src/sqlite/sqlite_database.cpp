@@ -81,7 +81,8 @@ void SqliteDatabase::open_schema() {
 
 void SqliteDatabase::run_write(std::string_view operation, FunctionRef<void(Connection&)> body,
                                bool durable) {
-  write(operation, [&](Connection& connection) { body(connection); }, durable);
+  write(
+      operation, [&](Connection& connection) { body(connection); }, durable);
 }
 
 void SqliteDatabase::run_read(std::string_view operation, FunctionRef<void(Connection&)> body,
