@@ -48,6 +48,11 @@ if(MODELREG_S3)
   find_package(CURL 7.75 REQUIRED)
 endif()
 
+# The PostgreSQL catalog (Debian: libpq-dev).
+if(MODELREG_POSTGRES)
+  find_package(PostgreSQL 12 REQUIRED)
+endif()
+
 # The command-line tool (Debian: libcli11-dev).
 if(MODELREG_BUILD_TOOLS)
   find_package(CLI11 2.1 CONFIG REQUIRED)

@@ -34,26 +34,14 @@ foreach(_modelreg_dep IN ITEMS nlohmann_json::nlohmann_json fmt::fmt spdlog::spd
 endforeach()
 
 set(_modelreg_targets modelreg)
-if(TARGET modelreg_sqlite)
-  list(APPEND _modelreg_targets modelreg_sqlite)
-  set(_modelreg_has_sqlite TRUE)  # read by modelregConfig.cmake.in
-else()
-  set(_modelreg_has_sqlite FALSE)
-endif()
-
-if(TARGET modelreg_archive)
-  list(APPEND _modelreg_targets modelreg_archive)
-  set(_modelreg_has_archive TRUE)  # read by modelregConfig.cmake.in
-else()
-  set(_modelreg_has_archive FALSE)
-endif()
-
-if(TARGET modelreg_s3)
-  list(APPEND _modelreg_targets modelreg_s3)
-  set(_modelreg_has_s3 TRUE)  # read by modelregConfig.cmake.in
-else()
-  set(_modelreg_has_s3 FALSE)
-endif()
+foreach(_modelreg_component sqlite archive s3 postgres)
+  if(TARGET modelreg_${_modelreg_component})
+    list(APPEND _modelreg_targets modelreg_${_modelreg_component})
+    set(_modelreg_has_${_modelreg_component} TRUE)  # read by modelregConfig.cmake.in
+  else()
+    set(_modelreg_has_${_modelreg_component} FALSE)
+  endif()
+endforeach()
 
 install(TARGETS ${_modelreg_targets}
   EXPORT modelregTargets
@@ -109,6 +97,8 @@ unset(_modelreg_targets)
 unset(_modelreg_has_sqlite)
 unset(_modelreg_has_archive)
 unset(_modelreg_has_s3)
+unset(_modelreg_has_postgres)
+unset(_modelreg_component)
 unset(_modelreg_dep)
 unset(_modelreg_dep_imported)
 unset(_modelreg_compatibility)

@@ -15,31 +15,15 @@
 #include <unistd.h>
 
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <modelreg/s3_model_store.hpp>
 #include <optional>
 #include <random>
 #include <string>
 
-namespace modelreg::testing {
+#include "test_servers.hpp"
 
-inline std::map<std::string, std::string> read_env_file(const std::string& path) {
-  std::map<std::string, std::string> values;
-  std::ifstream in(path);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("export ", 0) == 0) line.erase(0, 7);
-    const auto equals = line.find('=');
-    if (line.empty() || line[0] == '#' || equals == std::string::npos) continue;
-    std::string value = line.substr(equals + 1);
-    if (value.size() >= 2 && (value.front() == '\'' || value.front() == '"') &&
-        value.back() == value.front()) {
-      value = value.substr(1, value.size() - 2);
-    }
-    values[line.substr(0, equals)] = value;
-  }
-  return values;
-}
+namespace modelreg::testing {
 
 // The options of the test server with `prefix`, or nullopt (and why in `why_not`).
 inline std::optional<S3Options> s3_test_options(const std::string& prefix, std::string& why_not) {
@@ -74,11 +58,6 @@ inline std::optional<S3Options> s3_test_options(const std::string& prefix, std::
   options.session_token = get("AWS_SESSION_TOKEN");
   options.prefix = prefix;
   return options;
-}
-
-inline bool servers_required() {
-  const char* value = std::getenv("MODELREG_REQUIRE_SERVERS");
-  return value && std::string(value) == "1";
 }
 
 // A key prefix no other test (or run) uses: "modelreg-test/<pid>-<random>/<name>".

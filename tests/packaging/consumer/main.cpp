@@ -8,6 +8,9 @@
 #include <filesystem>
 #include <iostream>
 #include <modelreg/modelreg.hpp>
+#ifdef MODELREG_CONSUMER_POSTGRES
+#include <modelreg/postgres_metadata_store.hpp>
+#endif
 #ifdef MODELREG_CONSUMER_S3
 #include <modelreg/s3_model_store.hpp>
 #endif
@@ -148,6 +151,19 @@ int main(int argc, char** argv) {
       check(store.options().prefix == "models", "S3 options resolved");
       check(store.options().addressing == modelreg::S3Options::Addressing::Path,
             "path-style addressing for a server of one's own");
+    }
+#endif
+#ifdef MODELREG_CONSUMER_POSTGRES
+    {
+      // Links with libpq through the package; nothing listens on port 9.
+      bool refused = false;
+      try {
+        modelreg::PostgresMetadataStore store("host=127.0.0.1 port=9 dbname=consumer",
+                                              modelreg::PostgresOptions{std::chrono::seconds(2)});
+      } catch (const modelreg::StorageError&) {
+        refused = true;
+      }
+      check(refused, "a PostgreSQL catalog without a server is a StorageError");
     }
 #endif
 #ifdef MODELREG_CONSUMER_SQLITE
