@@ -68,6 +68,8 @@ void validate_limit(std::size_t limit) {
 WriterLease::WriterLease(std::string owner) : owner_(std::move(owner)) {}
 WriterLease::~WriterLease() = default;
 
+CommitNotification::~CommitNotification() = default;
+
 MetadataStore::~MetadataStore() = default;
 
 void MetadataStore::validate_audit(const Audit& audit) {
@@ -105,6 +107,19 @@ std::unique_ptr<WriterLease> MetadataStore::acquire_writer_lease_impl() {
 
 bool MetadataStore::is_writer_alive_impl(std::string_view /*owner*/) const {
   return true;
+}
+
+std::unique_ptr<CommitNotification> MetadataStore::notify_on_commit(
+    std::function<void(std::int64_t sequence)> wake) const {
+  return detail::public_call("notify_on_commit", [&] {
+    if (!wake) throw InvalidArgumentError("notify_on_commit needs a callback");
+    return notify_on_commit_impl(std::move(wake));
+  });
+}
+
+std::unique_ptr<CommitNotification> MetadataStore::notify_on_commit_impl(
+    std::function<void(std::int64_t)> /*wake*/) const {
+  return nullptr;
 }
 
 ModelVersion MetadataStore::create_version(const ModelVersion& version, std::string_view owner,

@@ -1,6 +1,8 @@
 // ModelRegistry::watch: one background thread per subscription polls the catalog's newest event
 // sequence (cheap: for SQLite a PRAGMA data_version when nothing changed), reads the watched
-// model's new events when it moved, and hands them to the callback with no lock held.
+// model's new events when it moved, and hands them to the callback with no lock held. A catalog
+// that notifies of commits (MetadataStore::notify_on_commit) wakes the thread at once; the poll
+// interval is then only the fallback.
 
 #include "modelreg/watch.hpp"
 
@@ -38,6 +40,18 @@ struct Shared {
   std::condition_variable idle;  // notified when a callback returns
   bool stopped = false;          // guarded by mutex
   bool calling = false;          // the callback is running; guarded by mutex
+  bool notified = false;         // the catalog said something was committed; guarded by mutex
+
+  // Last, so that it is destroyed (unregistered) before the members its callback uses.
+  std::unique_ptr<CommitNotification> notification;
+
+  void notify() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      notified = true;
+    }
+    wake.notify_all();
+  }
 
   bool stopping() {
     std::lock_guard<std::mutex> lock(mutex);
@@ -111,7 +125,9 @@ struct Shared {
         failing = true;
       }
       std::unique_lock<std::mutex> lock(mutex);
-      if (wake.wait_for(lock, options.poll_interval, [&] { return stopped; })) return;
+      wake.wait_for(lock, options.poll_interval, [&] { return stopped || notified; });
+      if (stopped) return;
+      notified = false;
     }
   }
 };
@@ -204,6 +220,9 @@ Subscription ModelRegistry::watch(std::string_view name, WatchCallback callback,
     shared->model = std::string(name);
     shared->callback = std::move(callback);
     shared->options = options;
+    // Registered before the starting point is read, so that no commit falls in between.
+    shared->notification =
+        impl_->metadata->notify_on_commit([raw = shared.get()](std::int64_t) { raw->notify(); });
     shared->after = impl_->metadata->latest_event_sequence();
     return Subscription(std::make_unique<Subscription::State>(std::move(shared)));
   });

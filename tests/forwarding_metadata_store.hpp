@@ -30,6 +30,11 @@ class ForwardingMetadataStore : public MetadataStore {
     before("is_writer_alive");
     return inner_->is_writer_alive(owner);
   }
+  std::unique_ptr<CommitNotification> notify_on_commit_impl(
+      std::function<void(std::int64_t)> wake) const override {
+    before("notify_on_commit");
+    return inner_->notify_on_commit(std::move(wake));
+  }
   ModelVersion create_version_impl(const ModelVersion& v, std::string_view owner,
                                    const Audit& audit) override {
     before("create_version");

@@ -8,8 +8,10 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <modelreg/modelreg.hpp>
 #include <modelreg/postgres_metadata_store.hpp>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -195,6 +197,75 @@ TEST(PostgresMetadataStoreTest, ConcurrentPromotionsFromSeveralClientsLeaveOnePr
   EXPECT_EQ(last_promoted, store.production_version("fraud")->version);
   EXPECT_EQ(store.get_version_by_alias("fraud", "champion")->aliases,
             std::vector<std::string>{"champion"});
+}
+
+// What a watch delivered, for a test to wait on.
+class Delivered {
+ public:
+  WatchCallback callback() {
+    return [this](const std::vector<ModelEvent>& events) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (const auto& e : events) versions_.push_back(e.version + ":" + e.new_value.value_or(""));
+      changed_.notify_all();
+    };
+  }
+  // Waits (up to 30 s) until `count` events arrived; returns them.
+  std::vector<std::string> wait_for(std::size_t count) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait_for(lock, std::chrono::seconds(30), [&] { return versions_.size() >= count; });
+    return versions_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::vector<std::string> versions_;
+};
+
+// The watch polls once an hour: only a notification can deliver within the test's wait.
+WatchOptions notified_only() {
+  WatchOptions options;
+  options.poll_interval = std::chrono::hours(1);
+  return options;
+}
+
+TEST(PostgresMetadataStoreTest, AWatcherIsNotifiedOfAPromotionMadeThroughAnotherConnection) {
+  MODELREG_POSTGRES_DATABASE_OR_SKIP(conninfo);
+  auto serving = std::make_shared<PostgresMetadataStore>(conninfo);
+  PostgresMetadataStore evaluator(conninfo);
+  evaluator.create_version(make_version("fraud", "1", ModelStage::Staging));
+  evaluator.create_version(make_version("fraud", "2", ModelStage::Staging));
+  ModelRegistry registry(std::make_shared<InMemoryModelStore>(), serving);
+  Delivered delivered;
+  const Subscription subscription = registry.watch("fraud", delivered.callback(), notified_only());
+  evaluator.set_stage("fraud", "1", ModelStage::Production, std::nullopt, testing::at(1));
+  evaluator.set_stage("fraud", "2", ModelStage::Production, std::nullopt, testing::at(2));
+  // The archiving of 1 and the promotion of 2 are one commit.
+  EXPECT_EQ(delivered.wait_for(3),
+            (std::vector<std::string>{"1:production", "1:archived", "2:production"}));
+}
+
+TEST(PostgresMetadataStoreTest, AWatcherWhoseListenerLostItsConnectionCatchesUp) {
+  MODELREG_POSTGRES_DATABASE_OR_SKIP(conninfo);
+  auto serving = std::make_shared<PostgresMetadataStore>(conninfo);
+  PostgresMetadataStore evaluator(conninfo);
+  evaluator.create_version(make_version("fraud", "1", ModelStage::Staging));
+  ModelRegistry registry(std::make_shared<InMemoryModelStore>(), serving);
+  Delivered delivered;
+  const Subscription subscription = registry.watch("fraud", delivered.callback(), notified_only());
+  // The server ends the listener's session (as a restart or a network failure would); a
+  // promotion is committed while it reconnects, or just after.
+  const auto terminated = [&] {
+    return query_value(conninfo,
+                       "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                       "datname = current_database() AND query LIKE 'LISTEN%'");
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (terminated() == "0" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // the listener connects
+  }
+  evaluator.set_stage("fraud", "1", ModelStage::Production, std::nullopt, testing::at(1));
+  EXPECT_EQ(delivered.wait_for(1), std::vector<std::string>{"1:production"});
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -67,6 +68,18 @@ class WriterLease {
 
  private:
   std::string owner_;
+};
+
+// A registration made by MetadataStore::notify_on_commit: while it lives, its callback is
+// called; destroying it unregisters (waiting for a call in progress to return).
+class CommitNotification {
+ public:
+  virtual ~CommitNotification();
+  CommitNotification(const CommitNotification&) = delete;
+  CommitNotification& operator=(const CommitNotification&) = delete;
+
+ protected:
+  CommitNotification() = default;
 };
 
 // Which events MetadataStore::events returns.
@@ -258,6 +271,15 @@ class MetadataStore {
   std::vector<ModelEvent> events(const EventQuery& query) const;
   // The sequence number of the newest event (0 if there is none). Cheap: watchers poll it.
   std::int64_t latest_event_sequence() const;
+  // Has `wake` called, on a thread of the store's, soon after any client of the catalog (in any
+  // process or machine) committed a change that appended events, with the newest sequence
+  // number it knows of; also, with 0, after the store lost and regained its channel of
+  // notifications (events may have been missed: read them). `wake` must return quickly and not
+  // call the store. Returns nullptr if the catalog cannot notify (the default; PostgreSQL's
+  // can, through LISTEN/NOTIFY): the caller polls latest_event_sequence then. Throws
+  // StorageError.
+  std::unique_ptr<CommitNotification> notify_on_commit(
+      std::function<void(std::int64_t sequence)> wake) const;
 
   // --- writer liveness -------------------------------------------------------------------
 
@@ -275,6 +297,8 @@ class MetadataStore {
  private:
   virtual std::unique_ptr<WriterLease> acquire_writer_lease_impl();
   virtual bool is_writer_alive_impl(std::string_view owner) const;
+  virtual std::unique_ptr<CommitNotification> notify_on_commit_impl(
+      std::function<void(std::int64_t sequence)> wake) const;
 
   virtual ModelVersion create_version_impl(const ModelVersion& version, std::string_view owner,
                                            const Audit& audit) = 0;

@@ -39,7 +39,9 @@ struct PostgresOptions {
 // a lost connection fails the call with StorageError (the server rolled it back) and the next
 // call connects again. Writer leases are session-level advisory locks held by a connection of
 // their own: the server releases them when their client dies, so any client can tell a dead
-// writer from a live one. Thread-safe.
+// writer from a live one. Watchers are woken through LISTEN/NOTIFY (notify_on_commit): the
+// events table's trigger notifies each commit's newest sequence number, and a listener that
+// reconnects has its watchers read the history from where they were. Thread-safe.
 class PostgresMetadataStore final : public MetadataStore {
  public:
   // The schema version this build writes.
@@ -59,6 +61,8 @@ class PostgresMetadataStore final : public MetadataStore {
  private:
   std::unique_ptr<WriterLease> acquire_writer_lease_impl() override;
   bool is_writer_alive_impl(std::string_view owner) const override;
+  std::unique_ptr<CommitNotification> notify_on_commit_impl(
+      std::function<void(std::int64_t)> wake) const override;
 
   ModelVersion create_version_impl(const ModelVersion& version, std::string_view owner,
                                    const Audit& audit) override;

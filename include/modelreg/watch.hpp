@@ -13,7 +13,9 @@ namespace modelreg {
 struct WatchOptions {
   // How often the catalog is checked for new events, 1 ms .. 1 h. Default 100 ms. For SQLite a
   // check that finds nothing new is one `PRAGMA data_version` (no table is read); a change made
-  // by any process on the same registry is seen at the next check.
+  // by any process on the same registry is seen at the next check. A catalog that notifies of
+  // commits (PostgreSQL, through LISTEN/NOTIFY) has the change seen as soon as it is committed;
+  // the checks are then only the fallback.
   std::chrono::milliseconds poll_interval{100};
   // Default false: only events that change what serves the model (ModelEvent::changes_serving:
   // Production moves, alias moves, deletions of those). True: every event of the model.

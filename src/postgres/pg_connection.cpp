@@ -1,11 +1,14 @@
 #include "postgres/pg_connection.hpp"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+
+#include "modelreg/logging.hpp"
 
 namespace modelreg::detail::pg {
 
@@ -211,6 +214,15 @@ Connection::Connection(const std::string& conninfo, const std::string& label,
     conn_ = nullptr;
     throw ConnectionLostError(message);
   }
+  // Notices, and the server's messages about the end of an idle session, go to the log rather
+  // than to stderr.
+  PQsetNoticeProcessor(
+      conn_,
+      [](void* database, const char* message) {
+        logger()->debug("{}: the server says: {}", *static_cast<const std::string*>(database),
+                        trimmed(message));
+      },
+      &label_);
   exec("SET client_min_messages = warning");
 }
 

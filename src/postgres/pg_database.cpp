@@ -117,6 +117,17 @@ CREATE TABLE model_tags (
   PRIMARY KEY (model_id, key)
 );
 
+-- Watchers LISTEN on modelreg_events: every statement that appends events notifies its newest
+-- sequence number, delivered when (and only if) its transaction commits.
+CREATE FUNCTION modelreg_notify_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('modelreg_events', (SELECT max(seq) FROM added)::text);
+  RETURN NULL;
+END
+$$;
+CREATE TRIGGER events_notify AFTER INSERT ON events REFERENCING NEW TABLE AS added
+  FOR EACH STATEMENT EXECUTE FUNCTION modelreg_notify_events();
+
 -- Writer leases: each takes a number, and holds the session advisory lock of that number.
 CREATE SEQUENCE writer_ids;
 

@@ -7,8 +7,10 @@
 
 #include <charconv>
 #include <memory>
+#include <mutex>
 
 #include "postgres/pg_database.hpp"
+#include "postgres/pg_notifier.hpp"
 #include "public_call.hpp"
 
 namespace modelreg {
@@ -63,9 +65,18 @@ class PostgresMetadataStore::Impl {
   detail::SqlCatalog& catalog() { return catalog_; }
   const detail::SqlCatalog& catalog() const { return catalog_; }
 
+  // The notifier, started by the first registration.
+  detail::pg::Notifier& notifier() const {
+    std::lock_guard<std::mutex> lock(notifier_mutex_);
+    if (!notifier_) notifier_ = std::make_unique<detail::pg::Notifier>(database_);
+    return *notifier_;
+  }
+
  private:
   detail::pg::Database database_;
   detail::SqlCatalog catalog_;
+  mutable std::mutex notifier_mutex_;
+  mutable std::unique_ptr<detail::pg::Notifier> notifier_;  // last: it uses database_
 };
 
 // The constructor is a public boundary too: a refused database is logged like any other error.
@@ -112,6 +123,11 @@ bool PostgresMetadataStore::is_writer_alive_impl(std::string_view owner) const {
     row->bind(2, static_cast<std::int64_t>(static_cast<std::uint64_t>(*id) & 0xffffffffU));
     return row->step() && row->text_view(0) == "t";
   });
+}
+
+std::unique_ptr<CommitNotification> PostgresMetadataStore::notify_on_commit_impl(
+    std::function<void(std::int64_t)> wake) const {
+  return impl_->notifier().subscribe(std::move(wake));
 }
 
 // --- the shared SQL catalog ------------------------------------------------------------------
