@@ -194,7 +194,11 @@ Database::Lease::Lease(const Database& database) : database_(database) {
       database_.idle_.pop_back();
     }
   }
-  if (!connection_) connection_ = database_.connect();
+  if (connection_) {
+    reused_ = true;
+  } else {
+    connection_ = database_.connect();
+  }
 }
 
 Database::Lease::~Lease() {
@@ -234,12 +238,22 @@ void Database::with_retry(std::string_view operation, Attempt&& attempt) const {
       std::this_thread::sleep_for(
           std::chrono::microseconds(std::uniform_int_distribution<int>(100, cap_us)(jitter)));
     } catch (const ConnectionLostError& e) {
-      // The next call connects again (a broken connection never goes back to the pool).
-      throw StorageError(fmt::format(
-          "{}: {} failed: the connection to the server was lost, and the server rolled back "
-          "whatever the call had done (if it was lost while committing, the change may have "
-          "been applied: look before retrying): {}",
-          label_, operation, e.what()));
+      // The server rolled back whatever the call had done (a loss during COMMIT is not a
+      // ConnectionLostError: see run_write). A connection from the pool may have died while it
+      // was idle (a restarted server, a dropped TCP session): that is worth one more try on a
+      // new connection. A new connection that broke means the server went away meanwhile.
+      // Broken connections never go back to the pool, so the next call connects again.
+      if (!lease->reused()) {
+        throw StorageError(
+            fmt::format("{} failed: the connection to the server was lost, and the server "
+                        "rolled back whatever the call had done: {}",
+                        operation, e.what()));
+      }
+      logger()->debug("{}: {}: a pooled connection was lost, trying a new one: {}", label_,
+                      operation, e.what());
+      // Its idle companions are likely gone too (a restarted server): drop them all.
+      std::lock_guard<std::mutex> lock(pool_mutex_);
+      idle_.clear();
     }
   }
 }
@@ -268,7 +282,14 @@ void Database::run_write(std::string_view operation, FunctionRef<void(detail::Co
       // A reservation need not wait for its commit to reach the disk (see SqlDatabase).
       if (!durable) connection.exec("SET LOCAL synchronous_commit = off");
       body(connection);
-      connection.exec("COMMIT");
+      try {
+        connection.exec("COMMIT");
+      } catch (const ConnectionLostError& e) {
+        throw StorageError(
+            fmt::format("{} failed: the connection to the server was lost while committing, so "
+                        "the change may or may not have been applied; look before retrying: {}",
+                        operation, e.what()));
+      }
     } catch (...) {
       roll_back(connection);
       throw;

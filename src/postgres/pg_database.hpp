@@ -50,14 +50,18 @@ class Database final : public SqlDatabase {
     Lease(const Lease&) = delete;
     Lease& operator=(const Lease&) = delete;
     Connection& connection() const { return *connection_; }
+    // Whether the connection came from the pool (it may have died while idle).
+    bool reused() const { return reused_; }
 
    private:
     const Database& database_;
     std::unique_ptr<Connection> connection_;
+    bool reused_ = false;
   };
 
-  // Runs `attempt` on a pooled connection, again while it fails with RetryableError; a lost
-  // connection becomes a StorageError that says the call was not applied.
+  // Runs `attempt` on a pooled connection, again while it fails with RetryableError or loses a
+  // connection that came from the pool (once more on a new one); a new connection that is lost
+  // becomes a StorageError that says the call was not applied.
   template <typename Attempt>
   void with_retry(std::string_view operation, Attempt&& attempt) const;
 
