@@ -28,9 +28,9 @@ using testing::make_version;
 // The command that restarts the test server (scripts/pg-server restart of the directory whose
 // env file the fixture gave), or "" if this run's server is not one of ours.
 std::string restart_command() {
-  const char* env = std::getenv("MODELREG_TEST_POSTGRES_ENV");
+  const std::string env = testing::server_env_file("MODELREG_TEST_POSTGRES_ENV", "pg");
   const char* own = std::getenv("MODELREG_TEST_POSTGRES_URL");
-  if (!env || !*env || (own && *own)) return "";
+  if (env.empty() || (own && *own)) return "";
   const std::string dir = std::filesystem::path(env).parent_path().string();
   return std::string("'") + MODELREG_PG_SERVER_SCRIPT + "' restart '" + dir + "'";
 }

@@ -4,8 +4,9 @@
 //
 // - A server of one's own (a managed PostgreSQL): MODELREG_TEST_POSTGRES_URL in the environment,
 //   a libpq connection string of a user that may CREATE DATABASE. It wins.
-// - Otherwise MODELREG_TEST_POSTGRES_ENV names the file scripts/pg-server start writes, which
-//   the CTest fixture runs (tests/CMakeLists.txt).
+// - Otherwise MODELREG_TEST_POSTGRES_ENV names the file scripts/pg-server start writes, or
+//   MODELREG_TEST_SERVERS_DIR the directory of scripts/test-servers, which the CTest fixture runs
+//   (tests/CMakeLists.txt).
 //
 // Without either, the tests skip with a message, unless MODELREG_REQUIRE_SERVERS=1 (as in
 // .ci/run): then they fail.
@@ -29,19 +30,21 @@ namespace modelreg::testing {
 // The server's connection string, or nullopt (and why in `why_not`).
 inline std::optional<std::string> postgres_test_url(std::string& why_not) {
   if (const char* own = std::getenv("MODELREG_TEST_POSTGRES_URL"); own && *own) return own;
-  const char* file = std::getenv("MODELREG_TEST_POSTGRES_ENV");
-  if (file && *file) {
+  const std::string file = server_env_file("MODELREG_TEST_POSTGRES_ENV", "pg");
+  if (!file.empty()) {
     const auto values = read_env_file(file);
     if (const auto url = values.find("MODELREG_TEST_POSTGRES_URL"); url != values.end()) {
       return url->second;
     }
-    why_not = std::string("the PostgreSQL test server's environment file ") + file +
-              " is missing or empty (scripts/pg-server start did not run or failed)";
+    why_not = "the PostgreSQL test server's environment file " + file +
+              " is missing or empty (scripts/pg-server start did not run, failed, or found "
+              "PostgreSQL not installed)";
     return std::nullopt;
   }
   why_not =
-      "no PostgreSQL server for the tests: set MODELREG_TEST_POSTGRES_ENV (scripts/pg-server "
-      "start writes it) or MODELREG_TEST_POSTGRES_URL";
+      "no PostgreSQL server for the tests: set MODELREG_TEST_SERVERS_DIR (scripts/test-servers "
+      "start DIR), MODELREG_TEST_POSTGRES_ENV (scripts/pg-server start writes it) or "
+      "MODELREG_TEST_POSTGRES_URL";
   return std::nullopt;
 }
 

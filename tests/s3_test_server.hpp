@@ -6,7 +6,8 @@
 //   environment, with the standard AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
 //   AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN. It wins.
 // - Otherwise MODELREG_TEST_S3_ENV names a file of "export NAME=value" lines: the one
-//   scripts/s3-server start writes, which the CTest fixture runs (tests/CMakeLists.txt).
+//   scripts/s3-server start writes; or MODELREG_TEST_SERVERS_DIR the directory of
+//   scripts/test-servers, which the CTest fixture runs (tests/CMakeLists.txt).
 //
 // Without either, the tests skip with a message, unless MODELREG_REQUIRE_SERVERS=1 (as in
 // .ci/run): then they fail, so that CI cannot pass without running them.
@@ -29,12 +30,13 @@ namespace modelreg::testing {
 inline std::optional<S3Options> s3_test_options(const std::string& prefix, std::string& why_not) {
   std::map<std::string, std::string> values;
   const char* own = std::getenv("MODELREG_TEST_S3_BUCKET");
-  const char* file = std::getenv("MODELREG_TEST_S3_ENV");
-  if (!(own && *own) && file && *file) {
+  const std::string file = server_env_file("MODELREG_TEST_S3_ENV", "s3");
+  if (!(own && *own) && !file.empty()) {
     values = read_env_file(file);
     if (values.empty()) {
-      why_not = std::string("the S3 test server's environment file ") + file +
-                " is missing or empty (scripts/s3-server start did not run or failed)";
+      why_not = "the S3 test server's environment file " + file +
+                " is missing or empty (scripts/s3-server start did not run, failed, or found "
+                "Ceph not installed)";
       return std::nullopt;
     }
   }
@@ -47,8 +49,9 @@ inline std::optional<S3Options> s3_test_options(const std::string& prefix, std::
   options.bucket = get("MODELREG_TEST_S3_BUCKET");
   if (options.bucket.empty()) {
     why_not =
-        "no S3 server for the tests: set MODELREG_TEST_S3_ENV (scripts/s3-server start writes "
-        "it) or MODELREG_TEST_S3_BUCKET with the AWS_* variables";
+        "no S3 server for the tests: set MODELREG_TEST_SERVERS_DIR (scripts/test-servers start "
+        "DIR), MODELREG_TEST_S3_ENV (scripts/s3-server start writes it) or "
+        "MODELREG_TEST_S3_BUCKET with the AWS_* variables";
     return std::nullopt;
   }
   options.endpoint = get("AWS_ENDPOINT_URL");

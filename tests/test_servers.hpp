@@ -29,6 +29,17 @@ inline std::map<std::string, std::string> read_env_file(const std::string& path)
   return values;
 }
 
+// The environment file a server script wrote for the tests: `variable` names it, else it is
+// DIR/<server>/env of the directory MODELREG_TEST_SERVERS_DIR names (scripts/test-servers, which
+// the CTest fixture runs); "" if neither is set.
+inline std::string server_env_file(const char* variable, const char* server) {
+  if (const char* file = std::getenv(variable); file && *file) return file;
+  if (const char* dir = std::getenv("MODELREG_TEST_SERVERS_DIR"); dir && *dir) {
+    return std::string(dir) + "/" + server + "/env";
+  }
+  return "";
+}
+
 inline bool servers_required() {
   const char* value = std::getenv("MODELREG_REQUIRE_SERVERS");
   return value && std::string(value) == "1";
