@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -73,6 +74,26 @@ inline std::string with_database(const std::string& conninfo, const std::string&
   }
   PQconninfoFree(options);
   return out + "dbname=" + quoted(dbname);
+}
+
+// `conninfo` (key=value pairs of user, host, port, dbname) as a postgresql:// URL.
+inline std::string postgres_url(const std::string& conninfo) {
+  char* error = nullptr;
+  PQconninfoOption* options = PQconninfoParse(conninfo.c_str(), &error);
+  if (options == nullptr) {
+    PQfreemem(error);
+    throw std::runtime_error("malformed test connection string");
+  }
+  std::map<std::string, std::string> values;
+  for (PQconninfoOption* o = options; o->keyword != nullptr; ++o) {
+    if (o->val != nullptr) values[o->keyword] = o->val;
+  }
+  PQconninfoFree(options);
+  std::string url = "postgresql://";
+  if (values.count("user")) url += values["user"] + "@";
+  url += values.count("host") ? values["host"] : std::string("localhost");
+  if (values.count("port")) url += ":" + values["port"];
+  return url + "/" + values["dbname"];
 }
 
 // Runs one statement on the server (the maintenance database of `conninfo`); throws with the

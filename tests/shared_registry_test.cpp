@@ -78,6 +78,26 @@ TEST_F(SharedRegistryTest, AnotherMachineRecoversAWriterKilledMidUploadAndLeaves
   EXPECT_EQ(to_string(machine().load_artifact("fraud", "1").value()), "second try");
 }
 
+TEST_F(SharedRegistryTest, OpenedByItsUrls) {
+  // s3:// URLs take the rest from the standard variables, as a deployment would have them.
+  ::setenv("AWS_ENDPOINT_URL", s3_.endpoint.c_str(), 1);
+  ::setenv("AWS_REGION", s3_.region.c_str(), 1);
+  ::setenv("AWS_ACCESS_KEY_ID", s3_.access_key_id.c_str(), 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", s3_.secret_access_key.c_str(), 1);
+  if (!s3_.session_token.empty()) ::setenv("AWS_SESSION_TOKEN", s3_.session_token.c_str(), 1);
+  const std::string catalog = testing::postgres_url(catalog_);
+  const std::string artifacts = "s3://" + s3_.bucket + "/" + s3_.prefix;
+  {
+    ModelRegistry trainer = ModelRegistry::open(catalog, artifacts);
+    RegisterOptions options;
+    options.artifact = to_bytes("weights");
+    trainer.register_version("fraud", "1", options);
+  }
+  ModelRegistry server = ModelRegistry::open(catalog, artifacts);
+  EXPECT_EQ(to_string(server.load_artifact("fraud", "1").value()), "weights");
+  EXPECT_EQ(to_string(machine().load_artifact("fraud", "1").value()), "weights");
+}
+
 TEST_F(SharedRegistryTest, ProcessesRegisteringPromotingAndLoadingAtOnceKeepTheInvariants) {
   constexpr int kProcesses = 3;
   constexpr int kVersions = 4;

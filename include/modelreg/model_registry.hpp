@@ -63,6 +63,20 @@ class ModelRegistry {
   // FailedPreconditionError (database of a newer schema).
   static ModelRegistry open(const std::filesystem::path& dir, const OpenOptions& options = {});
 
+  // A registry whose catalog and artifacts are where two URLs say, e.g. a registry shared
+  // across machines: open("postgresql://trainer@db/models", "s3://models/team-risk").
+  //   catalog:   postgresql://... or postgres://... (any libpq URL; modelreg::postgres),
+  //              sqlite:<path of the database file> (modelreg::sqlite), memory: (in memory)
+  //   artifacts: s3://bucket/prefix (credentials and endpoint: S3Options; modelreg::s3),
+  //              file:<directory> or a plain directory (FileModelStore), memory:
+  // The catalog and artifact backends register their schemes with the core library when their
+  // library is linked, so the core depends on none of libpq, libcurl or SQLite: a scheme whose
+  // library is not linked is an InvalidArgumentError that names the library. Then as the
+  // constructor from two stores, and recover() if options.recover. Throws what the backends
+  // throw when opening (StorageError for an unreachable server).
+  static ModelRegistry open(std::string_view catalog_url, std::string_view artifacts_url,
+                            const OpenOptions& options = {});
+
   ModelRegistry(ModelRegistry&&) noexcept;
   ModelRegistry& operator=(ModelRegistry&&) noexcept;
   ModelRegistry(const ModelRegistry&) = delete;
