@@ -13,6 +13,26 @@ ModelRegistry& Cli::registry(RegistryAccess access) {
   if (options.registry.empty()) {
     throw UsageError("no registry: pass --registry DIR or set MODELREG_REGISTRY");
   }
+  OpenOptions open_options;
+  open_options.actor = options.actor;
+  // A catalog URL (postgresql://..., sqlite:..., memory:) names a shared registry; anything else
+  // is the directory of an embedded one.
+  const auto scheme = options.registry.find(':');
+  const bool url = scheme != std::string::npos && scheme > 1 &&
+                   options.registry.find('/') > scheme;  // not a path such as ./a:b or C:\x
+  if (url) {
+    if (options.artifacts.empty()) {
+      throw UsageError("the catalog '" + options.registry +
+                       "' needs --artifacts URL (s3://bucket/prefix or a directory) or "
+                       "MODELREG_ARTIFACTS");
+    }
+    registry_.emplace(ModelRegistry::open(options.registry, options.artifacts, open_options));
+    return *registry_;
+  }
+  if (!options.artifacts.empty()) {
+    throw UsageError("--artifacts goes with a catalog URL; the registry directory '" +
+                     options.registry + "' keeps its own artifacts");
+  }
   const std::filesystem::path dir(options.registry);
   if (access == RegistryAccess::Existing) {
     // Reading or changing what is not there must not leave an empty registry behind.
@@ -22,8 +42,6 @@ ModelRegistry& Cli::registry(RegistryAccess access) {
                           "' ('modelreg register' creates one)");
     }
   }
-  OpenOptions open_options;
-  open_options.actor = options.actor;
   registry_.emplace(ModelRegistry::open(dir, open_options));
   return *registry_;
 }

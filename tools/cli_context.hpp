@@ -15,12 +15,13 @@ namespace modelreg::cli {
 
 // The global options (docs/cli.md).
 struct GlobalOptions {
-  std::string registry;  // --registry DIR, or MODELREG_REGISTRY
-  bool json = false;     // --json: JSON documents instead of tables
-  bool quiet = false;    // --quiet: nothing on stdout for successful changes
-  bool verbose = false;  // --verbose: the library's info and debug logs on stderr
-  std::string actor;     // --actor: recorded with every change (default: the library's user@host)
-  std::string reason;    // --reason: recorded with every change
+  std::string registry;   // --registry DIR|URL, or MODELREG_REGISTRY
+  std::string artifacts;  // --artifacts URL, or MODELREG_ARTIFACTS (with a catalog URL)
+  bool json = false;      // --json: JSON documents instead of tables
+  bool quiet = false;     // --quiet: nothing on stdout for successful changes
+  bool verbose = false;   // --verbose: the library's info and debug logs on stderr
+  std::string actor;      // --actor: recorded with every change (default: the library's user@host)
+  std::string reason;     // --reason: recorded with every change
 };
 
 // How a command needs the registry directory.

@@ -17,9 +17,15 @@ namespace {
 
 void add_global_options(CLI::App& app, GlobalOptions& options) {
   app.add_option("--registry", options.registry,
-                 "The registry directory (default: $MODELREG_REGISTRY)")
+                 "The registry directory, or the URL of a shared catalog (postgresql://...) "
+                 "with --artifacts (default: $MODELREG_REGISTRY)")
       ->envname("MODELREG_REGISTRY")
-      ->type_name("DIR");
+      ->type_name("DIR|URL");
+  app.add_option("--artifacts", options.artifacts,
+                 "Where a catalog URL's artifacts are: s3://bucket/prefix or a directory "
+                 "(default: $MODELREG_ARTIFACTS)")
+      ->envname("MODELREG_ARTIFACTS")
+      ->type_name("URL");
   app.add_flag("--json", options.json, "Print JSON instead of tables (one document per command)");
   app.add_flag("-q,--quiet", options.quiet, "Print nothing when a change succeeds");
   app.add_flag("-v,--verbose", options.verbose, "Show the library's log messages on stderr");

@@ -164,5 +164,19 @@ TEST_F(CliChangeTest, GlobalOptionsMayFollowTheSubcommand) {
   EXPECT_EQ(ok_json({"list"})["models"].size(), 1u);
 }
 
+TEST_F(CliChangeTest, ACatalogUrlWithItsArtifactsUrlOpensThatRegistry) {
+  // The form of a shared registry (--registry postgresql://... --artifacts s3://...), here with
+  // a SQLite file and a directory, which need no server.
+  const std::string catalog = "sqlite://" + (dir() / "shared.db").string();
+  const std::string artifacts = (dir() / "shared-artifacts").string();
+  ok({"--registry", catalog, "--artifacts", artifacts, "register", "fraud", "1"});
+  ok({"--registry", catalog, "--artifacts", artifacts, "promote", "fraud", "1", "production"});
+  const auto shown =
+      ok({"--registry", catalog, "--artifacts", artifacts, "--json", "show", "fraud"}).json();
+  EXPECT_EQ(shown["production_version"], "1") << shown.dump();
+  EXPECT_TRUE(std::filesystem::exists(dir() / "shared.db"));
+  EXPECT_FALSE(std::filesystem::exists(dir() / "registry.db"));  // MODELREG_REGISTRY untouched
+}
+
 }  // namespace
 }  // namespace modelreg::cli_testing

@@ -57,6 +57,15 @@ TEST_F(CliErrorTest, NoRegistryIsAUsageErrorAndAMissingOneNotFound) {
   EXPECT_FALSE(std::filesystem::exists(missing)) << "a read must not create a registry";
 }
 
+TEST_F(CliErrorTest, ACatalogUrlNeedsArtifactsAndADirectoryRefusesThem) {
+  const RunResult alone = run({"--registry", "postgresql://db.internal/models", "list"});
+  EXPECT_EQ(alone.exit_code, kUsage) << alone;
+  EXPECT_THAT(alone.err, HasSubstr("--artifacts"));
+  const RunResult both = run({"--artifacts", "s3://bucket/models", "list"});
+  EXPECT_EQ(both.exit_code, kUsage) << both;
+  expect_error({"--registry", "bogus://x", "--artifacts", "memory:", "list"}, kInvalidArgument);
+}
+
 TEST_F(CliErrorTest, EveryErrorKindHasItsExitCode) {
   expect_error({"show", "fraud:2"}, kNotFound);
   expect_error({"register", "fraud", "1"}, kAlreadyExists);
