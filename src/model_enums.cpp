@@ -49,6 +49,9 @@ std::string_view name_of(const std::array<std::pair<Enum, std::string_view>, N>&
 template <class Enum, std::size_t N>
 Enum parse_name(const std::array<std::pair<Enum, std::string_view>, N>& names,
                 std::string_view text, const char* what) {
+  for (const auto& [value, name] : names) {  // as stored: the canonical spelling
+    if (text == name) return value;
+  }
   for (const auto& [value, name] : names) {
     if (equals_ignoring_case(text, name)) return value;
   }

@@ -180,9 +180,8 @@ double Statement::real(int column) const {
 }
 
 std::string_view Statement::text_view(int column) const {
-  if (result_ == nullptr || row_ < 0 || row_ >= rows_ || PQgetisnull(result_, row_, column)) {
-    return {};
-  }
+  if (result_ == nullptr || row_ < 0 || row_ >= rows_) return {};
+  // A NULL reads as "" (PQgetvalue returns an empty string for it).
   return std::string_view(PQgetvalue(result_, row_, column),
                           static_cast<std::size_t>(PQgetlength(result_, row_, column)));
 }

@@ -115,14 +115,14 @@ ModelVersion read_version(const Statement& row, const std::string& path, int fir
     version.artifact_size = static_cast<std::uint64_t>(row.int64(first + 5));
     version.artifact_sha256 = row.text(first + 6);
     // "{}" is the common case of all three and needs no parser.
-    if (row.text_view(first + 7) != "{}") {
-      version.metrics = decode_metrics(row.text_view(first + 7));
+    if (const std::string_view metrics = row.text_view(first + 7); metrics != "{}") {
+      version.metrics = decode_metrics(metrics);
     }
-    if (row.text_view(first + 8) != "{}") {
-      version.parameters = nlohmann::json::parse(row.text_view(first + 8));
+    if (const std::string_view parameters = row.text_view(first + 8); parameters != "{}") {
+      version.parameters = nlohmann::json::parse(parameters);
     }
-    if (row.text_view(first + 9) != "{}") {
-      version.tags = parse_string_map(row.text_view(first + 9));
+    if (const std::string_view tags = row.text_view(first + 9); tags != "{}") {
+      version.tags = parse_string_map(tags);
     }
     version.description = row.text(first + 10);
     version.created_at = from_nanos(row.int64(first + 11));

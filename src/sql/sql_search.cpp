@@ -12,6 +12,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <string>
 #include <variant>
 #include <vector>
@@ -273,6 +274,7 @@ VersionPage detail::SqlCatalog::search_versions(const VersionQuery& query) const
     auto rows = connection.use_dynamic(sql.sql());
     sql.bind(*rows);
     VersionPage page;
+    page.versions.reserve(std::min<std::size_t>(query.max_results, 1024));
     PagePosition last;
     while (rows->step()) {
       if (page.versions.size() == query.max_results) {
