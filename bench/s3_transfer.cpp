@@ -8,9 +8,11 @@
 // The server comes from MODELREG_TEST_S3_BUCKET and the AWS_* variables (what scripts/s3-server
 // writes into DIR/env). Baselines: `curl -T file` with the file's SHA-256 (computed beforehand,
 // untimed) as x-amz-content-sha256, so the server checks the same bytes as for ours; and
-// `curl -o file`. Ours: save_artifact(path) (multipart in 16 MiB parts, each hashed) and
-// load_artifact(path, std::ofstream) (GET into a temporary file, then copied out). Prints the
-// median of each and the ratio, and this process's peak RSS.
+// `curl -o file`. Ours: save_artifact(path) (multipart in 16 MiB parts, each hashed),
+// load_artifact(path, std::ofstream) (GET into a temporary file, then copied out), and the
+// registry's load_artifact(name, version, file) (the GET written straight into the
+// destination's temporary file, then hashed and checked before it is renamed into place). Prints
+// the median of each and the ratio, and this process's peak RSS.
 
 #include <sys/wait.h>
 
@@ -20,6 +22,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <modelreg/modelreg.hpp>
 #include <modelreg/s3_model_store.hpp>
 #include <string>
@@ -124,7 +127,16 @@ int main(int argc, char** argv) {
     const std::string empty_sha =
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-    std::vector<double> curl_put, curl_get, our_put, our_get;
+    // The registry's load to a file: verified against the SHA-256 recorded at registration
+    // (registered once, untimed), the GET writing straight into the destination's temporary
+    // file (ModelStore::write_artifact_to).
+    auto shared_store = std::make_shared<modelreg::S3ModelStore>(options);
+    modelreg::ModelRegistry registry(shared_store);
+    modelreg::RegisterOptions register_options;
+    register_options.artifact_file = source;
+    registry.register_version("bench", "2", register_options);
+
+    std::vector<double> curl_put, curl_get, our_put, our_get, verified_get;
     mb::reset_peak_rss();
     for (int r = 0; r < runs; ++r) {
       curl_put.push_back(seconds_of([&] {
@@ -142,15 +154,24 @@ int main(int argc, char** argv) {
         out.close();
         if (!out) throw std::runtime_error("writing the fetched file failed");
       }));
-      std::fprintf(stderr, "# run %d: curl -T %.3f s, save %.3f s, curl -o %.3f s, load %.3f s\n",
-                   r + 1, curl_put.back(), our_put.back(), curl_get.back(), our_get.back());
+      verified_get.push_back(seconds_of([&] {
+        if (!registry.load_artifact("bench", "2", fetched)) {
+          throw std::runtime_error("the registered version has no artifact");
+        }
+      }));
+      std::fprintf(stderr,
+                   "# run %d: curl -T %.3f s, save %.3f s, curl -o %.3f s, load %.3f s, "
+                   "verified load %.3f s\n",
+                   r + 1, curl_put.back(), our_put.back(), curl_get.back(), our_get.back(),
+                   verified_get.back());
     }
     store.delete_artifact("bench/1/model.bin");
+    registry.delete_version("bench", "2");
     run(curl + "-H 'x-amz-content-sha256: " + empty_sha + "' -X DELETE '" + curl_url + "'");
 
     const double mib = static_cast<double>(size_mib);
     const auto line = [&](const char* what, double ours, double baseline, const char* base) {
-      std::printf("%-36s %8.1f MiB/s   %-10s %8.1f MiB/s   ratio %.2f\n", what, mib / ours, base,
+      std::printf("%-42s %8.1f MiB/s   %-10s %8.1f MiB/s   ratio %.2f\n", what, mib / ours, base,
                   mib / baseline, baseline / ours);
     };
     std::printf(
@@ -160,6 +181,8 @@ int main(int argc, char** argv) {
         store.options().part_size >> 20, store.options().upload_concurrency);
     line("upload: save_artifact(file)", median(our_put), median(curl_put), "curl -T");
     line("download: load_artifact(ostream)", median(our_get), median(curl_get), "curl -o");
+    line("download: registry, to a file, verified", median(verified_get), median(curl_get),
+         "curl -o");
     std::printf("peak RSS of this process during the runs: %.1f MiB\n",
                 mb::to_mib(mb::peak_rss_bytes()));
   } catch (const std::exception& e) {

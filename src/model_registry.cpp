@@ -17,6 +17,7 @@
 #include <mutex>
 #include <ostream>
 #include <utility>
+#include <vector>
 
 #include "block_digests.hpp"
 #include "content_rules.hpp"
@@ -29,6 +30,7 @@
 #include "posix_file.hpp"
 #include "public_call.hpp"
 #include "registry_impl.hpp"
+#include "sha256.hpp"
 
 namespace modelreg {
 
@@ -78,6 +80,25 @@ void check_integrity(const ModelVersion& version, detail::HashingInputBuf& hashi
     throw StorageError(fmt::format("cannot read the artifact of {}", version.full_name()));
   }
   check_integrity(version, hashing.size(), hashing.hex_digest());
+}
+
+// Checks the bytes the file `fd` (`path`) holds from its start against `version`.
+void check_file_integrity(const ModelVersion& version, int fd, const std::filesystem::path& path) {
+  detail::Sha256 sha;
+  std::vector<char> buffer(std::size_t{1} << 20);
+  std::uint64_t size = 0;
+  for (;;) {
+    const ssize_t got = ::pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(size));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) {
+      throw StorageError(fmt::format("cannot read back the artifact of {} from '{}': {}",
+                                     version.full_name(), path.string(), std::strerror(errno)));
+    }
+    if (got == 0) break;
+    sha.update(buffer.data(), static_cast<std::size_t>(got));
+    size += static_cast<std::uint64_t>(got);
+  }
+  check_integrity(version, size, sha.hex_digest());
 }
 
 // Copies `in` to its end into `file` (a temporary file holding the artifact of `version`).
@@ -178,14 +199,41 @@ bool ModelRegistry::Impl::artifact_exists(const std::string& path) const noexcep
   }
 }
 
+namespace {
+
+[[noreturn]] void throw_missing_artifact(const ModelVersion& version) {
+  throw DataLossError(fmt::format("artifact of {} is missing from the store (expected '{}')",
+                                  version.full_name(), *version.artifact_path));
+}
+
+}  // namespace
+
 std::unique_ptr<std::istream> ModelRegistry::Impl::open_artifact(
     const ModelVersion& version) const {
   try {
     return store->open_artifact(*version.artifact_path);
   } catch (const NotFoundError&) {
-    throw DataLossError(fmt::format("artifact of {} is missing from the store (expected '{}')",
-                                    version.full_name(), *version.artifact_path));
+    throw_missing_artifact(version);
   }
+}
+
+void ModelRegistry::Impl::write_verified(const ModelVersion& version, int fd,
+                                         const std::filesystem::path& temp) const {
+  bool written = false;
+  try {
+    written = store->write_artifact_to(*version.artifact_path, fd);
+  } catch (const NotFoundError&) {
+    throw_missing_artifact(version);
+  }
+  if (written) {
+    check_file_integrity(version, fd, temp);
+    return;
+  }
+  auto in = open_artifact(version);
+  detail::HashingInputBuf hashing(*in);
+  std::istream hashed(&hashing);
+  detail::copy_stream_to_fd(hashed, fd, temp);
+  check_integrity(version, hashing);
 }
 
 void ModelRegistry::Impl::undo_registration(std::string_view name,
@@ -536,11 +584,10 @@ bool ModelRegistry::load_artifact(std::string_view name, std::string_view versio
     return impl_
         ->read_artifact(name, version,
                         [&](const ModelVersion& v) {
-                          auto in = impl_->open_artifact(v);
-                          detail::HashingInputBuf hashing(*in);
-                          std::istream hashed(&hashing);
-                          detail::write_file_atomically(destination, hashed,
-                                                        [&] { check_integrity(v, hashing); });
+                          detail::fill_file_atomically(
+                              destination, [&](int fd, const std::filesystem::path& temp) {
+                                impl_->write_verified(v, fd, temp);
+                              });
                           return true;
                         })
         .has_value();

@@ -134,6 +134,15 @@ std::optional<ArtifactFile> ModelStore::open_file_impl(const std::string& /*path
   return std::nullopt;
 }
 
+bool ModelStore::write_artifact_to(std::string_view path, int fd) const {
+  return detail::public_call("write_artifact_to",
+                             [&] { return write_to_impl(normalize_path(path), fd); });
+}
+
+bool ModelStore::write_to_impl(const std::string& /*path*/, int /*fd*/) const {
+  return false;
+}
+
 bool ModelStore::delete_artifact(std::string_view path) {
   return detail::public_call("delete_artifact", [&] {
     const std::string relative = normalize_path(path);

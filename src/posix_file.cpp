@@ -165,7 +165,7 @@ int lock_waiting(int fd) {
 // it if needed) the directory the file goes into; it is called again when that directory is
 // removed (by garbage collection, while empty) before the temporary file is in it.
 void write_into(const std::function<DirectoryWalk()>& open_directory,
-                const std::filesystem::path& target, std::istream& in,
+                const std::filesystem::path& target, const FileFiller& fill,
                 const std::function<void()>& before_rename, mode_t mode) {
   const std::string name = target.filename().string();
   DirectoryWalk directory;
@@ -180,7 +180,7 @@ void write_into(const std::function<DirectoryWalk()>& open_directory,
     temp_name = kTempPrefix + name + "-" + random_suffix();
     temp = target.parent_path() / temp_name;
     fd = UniqueFd(io().openat(directory.fd(), temp_name.c_str(),
-                              O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+                              O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode));
     if (!fd.valid()) {
       if (errno == ENOENT && ++vanished < kVanishedParentRetries) {
         directory = DirectoryWalk();  // removed while empty: make it again
@@ -209,16 +209,7 @@ void write_into(const std::function<DirectoryWalk()>& open_directory,
     for (const std::size_t grew : directory.grew) {
       fsync_fd(directory.chain[grew].get(), directory.paths[grew]);
     }
-    std::vector<char> buffer(std::size_t{1} << 20);
-    while (in.good()) {
-      in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-      const auto got = in.gcount();
-      if (got > 0) write_all(fd.get(), buffer.data(), static_cast<std::size_t>(got), temp);
-    }
-    if (in.bad() || !in.eof()) {
-      throw StorageError(fmt::format("reading the artifact failed before its end (writing '{}')",
-                                     target.string()));
-    }
+    fill(fd.get(), temp);
     fsync_fd(fd.get(), temp);
     if (before_rename) before_rename();
     if (io().renameat(directory.fd(), temp_name.c_str(), directory.fd(), name.c_str()) != 0) {
@@ -255,8 +246,21 @@ UniqueFd open_directory(int parent, const std::string& name) {
 
 }  // namespace
 
-void write_file_atomically(const std::filesystem::path& target, std::istream& in,
-                           const std::function<void()>& before_rename) {
+void copy_stream_to_fd(std::istream& in, int fd, const std::filesystem::path& path) {
+  std::vector<char> buffer(std::size_t{1} << 20);
+  while (in.good()) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    const auto got = in.gcount();
+    if (got > 0) write_all(fd, buffer.data(), static_cast<std::size_t>(got), path);
+  }
+  if (in.bad() || !in.eof()) {
+    throw StorageError(
+        fmt::format("reading the artifact failed before its end (writing '{}')", path.string()));
+  }
+}
+
+void fill_file_atomically(const std::filesystem::path& target, const FileFiller& fill,
+                          const std::function<void()>& before_rename) {
   // A bare file name lives in the current directory.
   const auto directory = target.has_parent_path() ? target.parent_path() : ".";
   const auto open = [&] {
@@ -283,7 +287,14 @@ void write_file_atomically(const std::filesystem::path& target, std::istream& in
       }
     }
   };
-  write_into(open, target, in, before_rename, 0644);
+  write_into(open, target, fill, before_rename, 0644);
+}
+
+void write_file_atomically(const std::filesystem::path& target, std::istream& in,
+                           const std::function<void()>& before_rename) {
+  fill_file_atomically(
+      target, [&](int fd, const std::filesystem::path& temp) { copy_stream_to_fd(in, fd, temp); },
+      before_rename);
 }
 
 namespace {
@@ -346,7 +357,9 @@ DirectoryWalk walk_beneath(const std::filesystem::path& root, const std::filesys
 
 void write_file_beneath(const std::filesystem::path& root, const std::filesystem::path& relative,
                         std::istream& in, const std::function<void()>& before_rename, mode_t mode) {
-  write_into([&] { return walk_beneath(root, relative.parent_path(), true); }, root / relative, in,
+  const auto target = root / relative;
+  write_into([&] { return walk_beneath(root, relative.parent_path(), true); }, target,
+             [&](int fd, const std::filesystem::path& temp) { copy_stream_to_fd(in, fd, temp); },
              before_rename, mode);
 }
 

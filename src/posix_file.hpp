@@ -77,6 +77,19 @@ inline constexpr const char* kTempPrefix = ".tmp-";
 void write_file_atomically(const std::filesystem::path& target, std::istream& in,
                            const std::function<void()>& before_rename = {});
 
+// Copies `in` to its end into the file `fd` (`path`, for messages) in bounded memory; throws
+// StorageError if `in` fails before its end or writing fails.
+void copy_stream_to_fd(std::istream& in, int fd, const std::filesystem::path& path);
+
+// Writes the bytes of a new file into `fd`, the temporary file `temp` (empty, open for reading
+// and writing at offset 0); throws to abandon the write.
+using FileFiller = std::function<void(int fd, const std::filesystem::path& temp)>;
+
+// As write_file_atomically, with `fill` writing the temporary file instead of a stream's copy
+// (a store that can download straight into a file, say).
+void fill_file_atomically(const std::filesystem::path& target, const FileFiller& fill,
+                          const std::function<void()>& before_rename = {});
+
 // The directory `root`/`relative`, opened one component at a time below `root` with O_NOFOLLOW,
 // so that a symlink planted in place of a directory inside the tree is refused rather than
 // followed: nothing outside `root` is read or written through it.

@@ -82,6 +82,11 @@ class ModelRegistry::Impl {
   // Opens the artifact of `version` for reading; a missing artifact is data loss, since the
   // version says it has one.
   std::unique_ptr<std::istream> open_artifact(const ModelVersion& version) const;
+  // Writes the artifact of `version` into `fd` (the temporary file `temp` of a load to a file)
+  // and checks its size and SHA-256: straight from the store where it fills files
+  // (ModelStore::write_artifact_to; then read back to be hashed), else copied from its stream
+  // and hashed on the way. A missing artifact is data loss, as above.
+  void write_verified(const ModelVersion& version, int fd, const std::filesystem::path& temp) const;
 
   // Removes what an unfinished registration left in the store and its reservation. Used on
   // failure paths: a failure here is logged, the original error is what the caller sees.

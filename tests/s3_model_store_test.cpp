@@ -4,6 +4,7 @@
 // registry verifying what it loads from S3.
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -11,11 +12,14 @@
 
 #include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <functional>
 #include <modelreg/modelreg.hpp>
 #include <modelreg/s3_model_store.hpp>
 #include <modelreg/sqlite_metadata_store.hpp>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "child_process.hpp"
 #include "killed_writer.hpp"
@@ -23,6 +27,7 @@
 #include "s3/s3_client.hpp"
 #include "s3_test_server.hpp"
 #include "sha256.hpp"
+#include "test_dir.hpp"
 
 namespace modelreg {
 namespace {
@@ -32,6 +37,7 @@ constexpr std::size_t kMiB = std::size_t{1} << 20;
 using testing::kill_writer_mid_upload;
 using testing::pattern_text;
 using testing::PatternBuf;
+using testing::read_file;
 
 // Removes every object and open upload under the test's prefix when the last user lets go, so
 // that a test against a bucket of one's own leaves nothing behind.
@@ -235,6 +241,49 @@ TEST_F(S3StoreTest, TheRegistryVerifiesWhatItLoadsFromS3) {
   EXPECT_THROW(registry.load_artifact("m", "1", out), DataLossError);
   EXPECT_TRUE(out.str().empty());
   EXPECT_THROW(registry.open_verified_artifact("m", "1"), DataLossError);
+}
+
+TEST_F(S3StoreTest, ALoadToAFileGoesStraightIntoItVerifiedAndReplacesNothingWhenCorrupt) {
+  auto catalog = std::make_shared<SqliteMetadataStore>(dir_.path() / "catalog.db");
+  ModelRegistry registry(store_, catalog);
+  RegisterOptions register_options;
+  register_options.artifact = to_bytes("the real weights");
+  registry.register_version("m", "1", register_options);
+  const auto destination = dir_.path() / "out" / "model.bin";
+  ASSERT_TRUE(registry.load_artifact("m", "1", destination));
+  EXPECT_EQ(read_file(destination), "the real weights");
+
+  // The store writes an artifact into a file it is given: the GET's body, nothing else.
+  const auto raw = dir_.path() / "raw.bin";
+  {
+    const int fd = ::open(raw.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ASSERT_GE(fd, 0);
+    EXPECT_TRUE(store_->write_artifact_to(ModelStore::artifact_path("m", "1"), fd));
+    ::close(fd);
+  }
+  EXPECT_EQ(read_file(raw), "the real weights");
+  {
+    const int fd = ::open(raw.c_str(), O_RDWR | O_TRUNC | O_CLOEXEC);
+    ASSERT_GE(fd, 0);
+    EXPECT_THROW(store_->write_artifact_to(ModelStore::artifact_path("m", "2"), fd), NotFoundError);
+    ::close(fd);
+  }
+
+  // Replaced behind the registry's back (same size): the load refuses it and the file it
+  // would have replaced keeps the verified bytes, with no temporary file left beside it.
+  store_->save_artifact("m", "1", to_bytes("the fake weights"));
+  EXPECT_THROW(registry.load_artifact("m", "1", destination), DataLossError);
+  EXPECT_EQ(read_file(destination), "the real weights");
+  std::vector<std::string> names;
+  for (const auto& entry : std::filesystem::directory_iterator(destination.parent_path())) {
+    names.push_back(entry.path().filename().string());
+  }
+  EXPECT_EQ(names, std::vector<std::string>{"model.bin"});
+
+  // Gone from the bucket: data loss, and still nothing replaced.
+  store_->delete_artifact(ModelStore::artifact_path("m", "1"));
+  EXPECT_THROW(registry.load_artifact("m", "1", destination), DataLossError);
+  EXPECT_EQ(read_file(destination), "the real weights");
 }
 
 TEST_F(S3StoreTest, RecoveryRollsBackAWriterKilledMidUploadAndLeavesNoUpload) {

@@ -55,6 +55,13 @@ class ModelStore {
   // open_verified_artifact checks it. Same errors as load_artifact.
   std::optional<ArtifactFile> open_artifact_file(std::string_view path) const;
 
+  // Writes the artifact at `path` into `fd` (an empty regular file open for writing, at offset
+  // 0) and returns true, if this store fills a file faster than through open_artifact's stream
+  // (S3ModelStore: the GET's body goes straight into it); false, writing nothing, for a store
+  // that does not (the default). Unverified: the registry's load_artifact to a file uses it and
+  // checks what it wrote. Same errors as load_artifact, plus StorageError if writing fails.
+  bool write_artifact_to(std::string_view path, int fd) const;
+
   // Deletes the artifact at `path`. Returns false (and logs a warning) if nothing was there.
   // Throws InvalidArgumentError for a path outside the store, StorageError on I/O failure.
   bool delete_artifact(std::string_view path);
@@ -80,6 +87,8 @@ class ModelStore {
   virtual std::vector<std::string> list_impl() const = 0;
   // The artifact as an open read-only file; the default (a store without files) gives nullopt.
   virtual std::optional<ArtifactFile> open_file_impl(const std::string& path) const;
+  // Fills `fd` with the artifact and returns true; the default returns false.
+  virtual bool write_to_impl(const std::string& path, int fd) const;
   // Maps an absolute path into the store ("name/version/model.bin"), or nullopt if it lies
   // outside; the default accepts no absolute path.
   virtual std::optional<std::string> relative_path_impl(std::string_view absolute) const;

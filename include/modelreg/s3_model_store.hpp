@@ -108,6 +108,7 @@ class S3ModelStore final : public ModelStore {
  private:
   void save_impl(const std::string& path, std::istream& in) override;
   std::unique_ptr<std::istream> open_impl(const std::string& path) const override;
+  bool write_to_impl(const std::string& path, int fd) const override;
   bool delete_impl(const std::string& path) override;
   std::vector<std::string> list_impl() const override;
 

@@ -379,9 +379,18 @@ void S3ModelStore::save_impl(const std::string& path, std::istream& in) {
 
 std::unique_ptr<std::istream> S3ModelStore::open_impl(const std::string& path) const {
   auto file = temporary_file();
+  write_to_impl(path, file.get());
+  if (::lseek(file.get(), 0, SEEK_SET) != 0) {
+    throw StorageError(
+        fmt::format("cannot rewind the download of '{}': {}", path, std::strerror(errno)));
+  }
+  return std::make_unique<detail::FdInputStream>(std::move(file));
+}
+
+bool S3ModelStore::write_to_impl(const std::string& path, int fd) const {
   detail::s3::Request get;
   get.key = impl_->key(path);
-  get.download_fd = file.get();
+  get.download_fd = fd;
   const std::string what = "GET '" + get.key + "'";
   const auto response = impl_->client.perform(get, what);
   // A missing bucket is a StorageError (throw_response_error), not a missing artifact.
@@ -390,11 +399,7 @@ std::unique_ptr<std::istream> S3ModelStore::open_impl(const std::string& path) c
                                     get.key, impl_->options.bucket));
   }
   if (response.status != 200) detail::s3::throw_response_error(response, what);
-  if (::lseek(file.get(), 0, SEEK_SET) != 0) {
-    throw StorageError(
-        fmt::format("cannot rewind the download of '{}': {}", path, std::strerror(errno)));
-  }
-  return std::make_unique<detail::FdInputStream>(std::move(file));
+  return true;
 }
 
 bool S3ModelStore::delete_impl(const std::string& path) {
