@@ -41,8 +41,8 @@
 #include <string>
 #include <vector>
 
+#include "postgres_server.hpp"
 #include "sql/sql_statements.hpp"
-#include "test_servers.hpp"
 
 using Clock = std::chrono::steady_clock;
 namespace sql = modelreg::detail;
@@ -414,38 +414,28 @@ Seconds run_repetition(int repetition, const std::array<SideFactory, 2>& make,
 // ---------------------------------------------------------------------------------------------
 // Databases
 
-void server_exec(const std::string& conninfo, const std::string& text) {
-  RawClient(conninfo).exec(text.c_str());
-}
-
-// The server URL with another database (the URL's path is its database).
-std::string with_database(const std::string& server, const std::string& database) {
-  const auto slash = server.find('/', server.find("://") + 3);
-  const auto query = server.find('?');
-  std::string url = slash == std::string::npos ? server.substr(0, query) : server.substr(0, slash);
-  url += "/" + database;
-  if (query != std::string::npos) url += server.substr(query);
-  return url;
-}
-
 class ScratchDatabase {
  public:
   ScratchDatabase(std::string server, const std::string& name)
       : server_(std::move(server)), name_(name) {
-    server_exec(server_, "CREATE DATABASE " + name_);
+    modelreg::testing::postgres_exec(server_, "CREATE DATABASE " + name_);
     // The schema, made by modelreg itself, outside the timed part.
     modelreg::PostgresMetadataStore schema(url());
   }
   ~ScratchDatabase() {
     try {
-      server_exec(server_, "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
+      modelreg::testing::postgres_exec(server_,
+                                       "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)");
     } catch (const std::exception& e) {
       std::fprintf(stderr, "pg_catalog: could not drop database %s: %s\n", name_.c_str(), e.what());
     }
   }
   ScratchDatabase(const ScratchDatabase&) = delete;
   ScratchDatabase& operator=(const ScratchDatabase&) = delete;
-  std::string url() const { return with_database(server_, name_); }
+  // A postgresql:// URL: what ModelRegistry::open takes.
+  std::string url() const {
+    return modelreg::testing::postgres_url(modelreg::testing::with_database(server_, name_));
+  }
 
  private:
   std::string server_, name_;
@@ -475,19 +465,13 @@ int main(int argc, char** argv) {
   }
   // The server: MODELREG_TEST_POSTGRES_URL, else the one the tests' fixture started (what the
   // smoke test in CTest uses).
-  std::string server;
-  if (const char* url = std::getenv("MODELREG_TEST_POSTGRES_URL"); url && *url) {
-    server = url;
-  } else if (const std::string file =
-                 modelreg::testing::server_env_file("MODELREG_TEST_POSTGRES_ENV", "pg");
-             !file.empty()) {
-    server = modelreg::testing::read_env_file(file)["MODELREG_TEST_POSTGRES_URL"];
-  }
-  if (server.empty()) {
-    std::fprintf(stderr,
-                 "set MODELREG_TEST_POSTGRES_URL (scripts/pg-server start DIR writes it)\n");
+  std::string why_not;
+  const auto found = modelreg::testing::postgres_test_url(why_not);
+  if (!found) {
+    std::fprintf(stderr, "pg_catalog: %s\n", why_not.c_str());
     return 2;
   }
+  const std::string server = *found;
   const std::string prefix = "modelreg_catalog_bench_" + std::to_string(::getpid()) + "_";
   const std::array<SideFactory, 2> sides = {raw_side, modelreg_side};
   const char* side_names[2] = {"raw libpq", "modelreg"};

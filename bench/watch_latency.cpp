@@ -7,11 +7,10 @@
 //   build/bench/watch_latency --promotions=200
 //
 // The server is MODELREG_TEST_POSTGRES_URL (a user that may CREATE DATABASE: the program works
-// in a database of its own and drops it). Each promotion is timed from just before set_stage
-// on the evaluator's store to the watcher's callback, on the same steady clock; prints the
-// median, 90th percentile and maximum of each.
+// in a database of its own and drops it), else the tests' (tests/postgres_test_server.hpp). Each
+// promotion is timed from just before set_stage on the evaluator's store to the watcher's callback,
+// on the same steady clock; prints the median, 90th percentile and maximum of each.
 
-#include <libpq-fe.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,18 +27,11 @@
 #include <vector>
 
 #include "forwarding_metadata_store.hpp"
+#include "postgres_server.hpp"
 
 using Clock = std::chrono::steady_clock;
 
 namespace {
-
-void exec(const std::string& conninfo, const std::string& sql) {
-  std::unique_ptr<PGconn, decltype(&PQfinish)> conn(PQconnectdb(conninfo.c_str()), &PQfinish);
-  std::unique_ptr<PGresult, decltype(&PQclear)> result(PQexec(conn.get(), sql.c_str()), &PQclear);
-  if (PQresultStatus(result.get()) != PGRES_COMMAND_OK) {
-    throw std::runtime_error(sql + ": " + PQerrorMessage(conn.get()));
-  }
-}
 
 // The same store, but saying it cannot notify: its watchers poll.
 class PollingOnly final : public modelreg::testing::ForwardingMetadataStore {
@@ -103,19 +95,18 @@ int main(int argc, char** argv) {
     const std::string arg = argv[i];
     if (arg.rfind("--promotions=", 0) == 0) promotions = std::max(10, std::atoi(arg.c_str() + 13));
   }
-  const char* server = std::getenv("MODELREG_TEST_POSTGRES_URL");
-  if (!server || !*server) {
-    std::fprintf(stderr,
-                 "set MODELREG_TEST_POSTGRES_URL (scripts/pg-server start DIR writes it)\n");
+  std::string why_not;
+  const auto found = modelreg::testing::postgres_test_url(why_not);
+  if (!found) {
+    std::fprintf(stderr, "watch_latency: %s\n", why_not.c_str());
     return 2;
   }
+  const std::string server = *found;
   const std::string name = "modelreg_watch_bench_" + std::to_string(::getpid());
   try {
-    exec(server, "CREATE DATABASE " + name);
-    // The server URL with the bench's database (the URL's path is its database).
-    std::string url = server;
-    const auto slash = url.find('/', url.find("://") + 3);
-    url = (slash == std::string::npos ? url : url.substr(0, slash)) + "/" + name;
+    modelreg::testing::postgres_exec(server, "CREATE DATABASE " + name);
+    const std::string url =
+        modelreg::testing::postgres_url(modelreg::testing::with_database(server, name));
     {
       modelreg::PostgresMetadataStore evaluator(url);
       for (const char* v : {"1", "2"}) {
@@ -138,11 +129,11 @@ int main(int argc, char** argv) {
                   notified.p90_ms, notified.max_ms);
       std::printf("median ratio polling / notified: %.1f\n", polled.median_ms / notified.median_ms);
     }
-    exec(server, "DROP DATABASE " + name + " WITH (FORCE)");
+    modelreg::testing::postgres_exec(server, "DROP DATABASE " + name + " WITH (FORCE)");
   } catch (const std::exception& e) {
     std::fprintf(stderr, "watch_latency: %s\n", e.what());
     try {
-      exec(server, "DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+      modelreg::testing::postgres_exec(server, "DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
     } catch (const std::exception&) {
       std::fprintf(stderr, "watch_latency: could not drop database %s\n", name.c_str());
     }
