@@ -77,6 +77,17 @@ class S3StoreTest : public ::testing::Test {
     store_ = cleaned_up(std::make_shared<S3ModelStore>(options_));
   }
 
+  // A registry on the store (its catalog in dir_) with m:1, whose artifact is "the real
+  // weights".
+  ModelRegistry registry_with_real_weights() {
+    ModelRegistry registry(store_,
+                           std::make_shared<SqliteMetadataStore>(dir_.path() / "catalog.db"));
+    RegisterOptions register_options;
+    register_options.artifact = to_bytes("the real weights");
+    registry.register_version("m", "1", register_options);
+    return registry;
+  }
+
   S3Options options_;
   std::shared_ptr<S3ModelStore> store_;
   testing::TestDir dir_;
@@ -225,11 +236,7 @@ TEST_F(S3StoreTest, AGatewayThatIsDownIsAStorageErrorAfterTheRetries) {
 }
 
 TEST_F(S3StoreTest, TheRegistryVerifiesWhatItLoadsFromS3) {
-  auto catalog = std::make_shared<SqliteMetadataStore>(dir_.path() / "catalog.db");
-  ModelRegistry registry(store_, catalog);
-  RegisterOptions register_options;
-  register_options.artifact = to_bytes("the real weights");
-  registry.register_version("m", "1", register_options);
+  ModelRegistry registry = registry_with_real_weights();
   EXPECT_EQ(to_string(registry.load_artifact("m", "1").value()), "the real weights");
   const auto verified = registry.open_verified_artifact("m", "1");
   ASSERT_TRUE(verified);
@@ -244,11 +251,7 @@ TEST_F(S3StoreTest, TheRegistryVerifiesWhatItLoadsFromS3) {
 }
 
 TEST_F(S3StoreTest, ALoadToAFileGoesStraightIntoItVerifiedAndReplacesNothingWhenCorrupt) {
-  auto catalog = std::make_shared<SqliteMetadataStore>(dir_.path() / "catalog.db");
-  ModelRegistry registry(store_, catalog);
-  RegisterOptions register_options;
-  register_options.artifact = to_bytes("the real weights");
-  registry.register_version("m", "1", register_options);
+  ModelRegistry registry = registry_with_real_weights();
   const auto destination = dir_.path() / "out" / "model.bin";
   ASSERT_TRUE(registry.load_artifact("m", "1", destination));
   EXPECT_EQ(read_file(destination), "the real weights");
