@@ -18,6 +18,13 @@ ssize_t Io::read(int fd, void* data, std::size_t size) {
 ssize_t Io::write(int fd, const void* data, std::size_t size) {
   return ::write(fd, data, size);
 }
+ssize_t Io::pread(int fd, void* data, std::size_t size, off_t offset) {
+  return ::pread(fd, data, size, offset);
+}
+ssize_t Io::copy_file_range(int from, off_t* from_offset, int to, off_t* to_offset,
+                            std::size_t size) {
+  return ::copy_file_range(from, from_offset, to, to_offset, size, 0);
+}
 int Io::fsync(int fd) {
   return ::fsync(fd);
 }

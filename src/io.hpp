@@ -22,6 +22,10 @@ class Io {
   virtual int openat(int directory, const char* path, int flags, mode_t mode);
   virtual ssize_t read(int fd, void* data, std::size_t size);
   virtual ssize_t write(int fd, const void* data, std::size_t size);
+  virtual ssize_t pread(int fd, void* data, std::size_t size, off_t offset);
+  // The kernel's copy between two files (Linux copy_file_range(2), flags 0).
+  virtual ssize_t copy_file_range(int from, off_t* from_offset, int to, off_t* to_offset,
+                                  std::size_t size);
   // Of a file or a directory descriptor.
   virtual int fsync(int fd);
   virtual int fstat(int fd, struct stat* status);

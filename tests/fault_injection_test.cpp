@@ -171,6 +171,22 @@ class FaultyIo final : public detail::Io {
     if (fails(true, "write", fd)) return -1;
     return Io::write(fd, data, size);
   }
+  ssize_t pread(int fd, void* data, std::size_t size, off_t offset) override {
+    if (fails(fault_ == Fault::Eio || fault_ == Fault::Eintr, "pread", fd)) return -1;
+    return Io::pread(fd, data, size, offset);
+  }
+  // A kernel copy writes as write() does: it fails the same ways, and may copy only part.
+  ssize_t copy_file_range(int from, off_t* from_offset, int to, off_t* to_offset,
+                          std::size_t size) override {
+    if (fault_ == Fault::ShortWrite) {
+      if (size > 1 && faults_->next("short copy to " + describe(to))) {
+        return Io::copy_file_range(from, from_offset, to, to_offset, size / 2);
+      }
+      return Io::copy_file_range(from, from_offset, to, to_offset, size);
+    }
+    if (fails(true, "copy_file_range", to)) return -1;
+    return Io::copy_file_range(from, from_offset, to, to_offset, size);
+  }
   int fsync(int fd) override {
     if (fails(fault_ != Fault::ShortWrite, "fsync", fd)) return -1;
     return Io::fsync(fd);
