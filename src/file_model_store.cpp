@@ -89,6 +89,11 @@ void FileModelStore::save_impl(const std::string& path, std::istream& in) {
   detail::write_file_beneath(base_path_, path, in, {}, 0444);
 }
 
+bool FileModelStore::fill_impl(const std::string& path, const FileFill& fill) {
+  detail::write_file_beneath(base_path_, path, fill, {}, 0444);  // as save_impl
+  return true;
+}
+
 namespace {
 
 // Opens the artifact `path` below `base` read-only: walked to without following a symlink, the

@@ -1,5 +1,6 @@
 #include "modelreg/model_registry.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -10,7 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <exception>
-#include <fstream>
 #include <istream>
 #include <list>
 #include <map>
@@ -21,7 +21,11 @@
 
 #include "block_digests.hpp"
 #include "content_rules.hpp"
+#include "fd_stream.hpp"
+#include "file_copy.hpp"
+#include "hash_pipeline.hpp"
 #include "hashing_stream.hpp"
+#include "io.hpp"
 #include "modelreg/error.hpp"
 #include "modelreg/file_model_store.hpp"
 #include "modelreg/in_memory_metadata_store.hpp"
@@ -229,6 +233,12 @@ void ModelRegistry::Impl::write_verified(const ModelVersion& version, int fd,
     check_file_integrity(version, fd, temp);
     return;
   }
+  if (const auto stored = open_stored_file(version)) {
+    detail::HashPipeline hash;
+    detail::copy_file_hashed(stored->fd(), fd, hash, stored->path(), temp);
+    check_integrity(version, hash.size(), hash.hex_digest());
+    return;
+  }
   auto in = open_artifact(version);
   detail::HashingInputBuf hashing(*in);
   std::istream hashed(&hashing);
@@ -322,6 +332,7 @@ ModelVersion ModelRegistry::register_version(std::string_view name, std::string_
     // without side effects.
     std::unique_ptr<std::istream> owned_source;
     std::istream* source = options.artifact_stream;
+    int source_fd = -1;  // of artifact_file, owned by owned_source
     std::optional<detail::MemoryInputBuf> memory;
     if (options.artifact) {
       memory.emplace(options.artifact->data(), options.artifact->size());
@@ -333,16 +344,16 @@ ModelVersion ModelRegistry::register_version(std::string_view name, std::string_
         throw InvalidArgumentError(
             fmt::format("artifact file '{}' is a directory", options.artifact_file->string()));
       }
-      auto file = std::make_unique<std::ifstream>(*options.artifact_file, std::ios::binary);
-      if (!*file) {
-        if (!std::filesystem::is_regular_file(*options.artifact_file, ec)) {
+      detail::UniqueFd fd(detail::io().open(options.artifact_file->c_str(), O_RDONLY | O_CLOEXEC));
+      if (!fd.valid()) {
+        if (errno == ENOENT || errno == ENOTDIR) {
           throw NotFoundError(
               fmt::format("artifact file '{}' does not exist", options.artifact_file->string()));
         }
-        throw StorageError(
-            fmt::format("cannot open artifact file '{}'", options.artifact_file->string()));
+        detail::throw_errno("cannot open artifact file", *options.artifact_file);
       }
-      owned_source = std::move(file);
+      source_fd = fd.get();
+      owned_source = std::make_unique<detail::FdInputStream>(std::move(fd));
       source = owned_source.get();
     }
 
@@ -359,16 +370,33 @@ ModelVersion ModelRegistry::register_version(std::string_view name, std::string_
       impl_->metadata->create_version(v, impl_->owner());
     }
     try {
-      detail::HashingInputBuf hashing(*source);
-      std::istream hashed(&hashing);
       ArtifactInfo artifact;
-      artifact.path = impl_->store->save_artifact(name, version, hashed);
-      if (hashing.source_failed()) {
-        throw StorageError(
-            fmt::format("reading the artifact of {} failed before its end", v.full_name()));
+      std::optional<std::string> filled;
+      if (source_fd >= 0) {
+        // From a file into a store that keeps files: the kernel copies, and what the stored
+        // file holds is hashed while the copy goes on (file_copy.hpp).
+        detail::HashPipeline hash;
+        filled = impl_->store->fill_artifact(
+            name, version, [&](int fd, const std::filesystem::path& temp) {
+              detail::copy_file_hashed(source_fd, fd, hash, *options.artifact_file, temp);
+            });
+        if (filled) {
+          artifact.path = std::move(*filled);
+          artifact.size = hash.size();
+          artifact.sha256 = hash.hex_digest();
+        }
       }
-      artifact.size = hashing.size();
-      artifact.sha256 = hashing.hex_digest();
+      if (!artifact.path) {
+        detail::HashingInputBuf hashing(*source);
+        std::istream hashed(&hashing);
+        artifact.path = impl_->store->save_artifact(name, version, hashed);
+        if (hashing.source_failed()) {
+          throw StorageError(
+              fmt::format("reading the artifact of {} failed before its end", v.full_name()));
+        }
+        artifact.size = hashing.size();
+        artifact.sha256 = hashing.hex_digest();
+      }
       std::lock_guard<std::mutex> lock(impl_->mutex);
       return impl_->metadata->publish_version(name, version, impl_->owner(), artifact, now(),
                                               change);
@@ -533,15 +561,24 @@ std::optional<Bytes> ModelRegistry::load_artifact(std::string_view name,
 bool ModelRegistry::load_artifact(std::string_view name, std::string_view version,
                                   std::ostream& out) const {
   return detail::public_call("load_artifact", [&] {
-    // First pass: verify, so that `out` never receives a corrupt byte, and record a digest of
-    // every block, so that the second pass hands out a block only once it is the same again
-    // (block_digests.hpp). A store whose streams cannot seek (the ModelStore interface does not
-    // promise it) cannot be read twice: its bytes are copied to an unnamed temporary file as
-    // they are verified, and `out` gets that copy.
+    // A store that keeps files (FileModelStore) hands out the stored file: it is verified in one
+    // pass at hashing speed, as for open_verified_artifact, and `out` gets the bytes of that same
+    // open file, which the library never writes in place and keeps read-only on disk; should
+    // anyone write to it all the same while it is read, its stamp (file_copy.hpp) changes, and
+    // the load ends in DataLossError.
+    // Otherwise, first pass: verify, so that `out` never receives a corrupt byte, and record a
+    // digest of every block, so that the second pass hands out a block only once it is the same
+    // again (block_digests.hpp). A store whose streams cannot seek (the ModelStore interface
+    // does not promise it) cannot be read twice: its bytes are copied to an unnamed temporary
+    // file as they are verified, and `out` gets that copy.
+    std::optional<ArtifactFile> verified;
+    detail::FileStamp stamp;
     std::unique_ptr<std::istream> in;
     std::unique_ptr<std::FILE, int (*)(std::FILE*)> spool(nullptr, &std::fclose);
     detail::BlockDigests blocks;
     const auto v = impl_->read_artifact(name, version, [&](const ModelVersion& current) {
+      verified = impl_->open_verified_file(current, &stamp);
+      if (verified) return current;
       in = impl_->open_artifact(current);
       const bool seekable = in->tellg() != std::istream::pos_type(-1);
       in->clear();
@@ -564,6 +601,17 @@ bool ModelRegistry::load_artifact(std::string_view name, std::string_view versio
       return current;
     });
     if (!v) return false;
+    if (verified) {
+      const auto copied = detail::copy_file_to_stream(verified->fd(), out, v->full_name());
+      if (copied != static_cast<std::uint64_t>(v->artifact_size) ||
+          detail::stamp_of(verified->fd(), v->full_name()) != stamp) {
+        throw DataLossError(fmt::format(
+            "artifact of {} was written to while it was being read: discard what the stream "
+            "received",
+            v->full_name()));
+      }
+      return true;
+    }
     if (spool) {
       copy_from_file(spool.get(), out, *v);
       return true;

@@ -99,6 +99,20 @@ std::string ModelStore::save_artifact(std::string_view model_name, std::string_v
   });
 }
 
+std::optional<std::string> ModelStore::fill_artifact(std::string_view model_name,
+                                                     std::string_view version,
+                                                     const FileFill& fill) {
+  return detail::public_call("fill_artifact", [&]() -> std::optional<std::string> {
+    std::string path = artifact_path(model_name, version);
+    if (!fill_impl(path, fill)) return std::nullopt;
+    return path;
+  });
+}
+
+bool ModelStore::fill_impl(const std::string& /*path*/, const FileFill& /*fill*/) {
+  return false;
+}
+
 Bytes ModelStore::load_artifact(std::string_view path) const {
   return detail::public_call("load_artifact", [&] {
     auto in = open_artifact(path);

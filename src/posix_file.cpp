@@ -358,9 +358,17 @@ DirectoryWalk walk_beneath(const std::filesystem::path& root, const std::filesys
 void write_file_beneath(const std::filesystem::path& root, const std::filesystem::path& relative,
                         std::istream& in, const std::function<void()>& before_rename, mode_t mode) {
   const auto target = root / relative;
-  write_into([&] { return walk_beneath(root, relative.parent_path(), true); }, target,
-             [&](int fd, const std::filesystem::path& temp) { copy_stream_to_fd(in, fd, temp); },
-             before_rename, mode);
+  write_file_beneath(
+      root, relative,
+      [&](int fd, const std::filesystem::path& temp) { copy_stream_to_fd(in, fd, temp); },
+      before_rename, mode);
+}
+
+void write_file_beneath(const std::filesystem::path& root, const std::filesystem::path& relative,
+                        const FileFiller& fill, const std::function<void()>& before_rename,
+                        mode_t mode) {
+  write_into([&] { return walk_beneath(root, relative.parent_path(), true); }, root / relative,
+             fill, before_rename, mode);
 }
 
 namespace {

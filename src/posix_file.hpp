@@ -113,6 +113,10 @@ DirectoryWalk walk_beneath(const std::filesystem::path& root, const std::filesys
 void write_file_beneath(const std::filesystem::path& root, const std::filesystem::path& relative,
                         std::istream& in, const std::function<void()>& before_rename = {},
                         mode_t mode = 0644);
+// As above, with `fill` writing the temporary file instead of a stream's copy.
+void write_file_beneath(const std::filesystem::path& root, const std::filesystem::path& relative,
+                        const FileFiller& fill, const std::function<void()>& before_rename = {},
+                        mode_t mode = 0644);
 
 // The names in the open directory `directory` that start with kTempPrefix. Throws StorageError
 // naming `path_for_errors` if it cannot be read.

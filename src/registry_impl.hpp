@@ -19,6 +19,10 @@
 
 namespace modelreg {
 
+namespace detail {
+struct FileStamp;  // file_copy.hpp
+}  // namespace detail
+
 inline Timestamp registry_now() {
   return std::chrono::system_clock::now();
 }
@@ -82,10 +86,20 @@ class ModelRegistry::Impl {
   // Opens the artifact of `version` for reading; a missing artifact is data loss, since the
   // version says it has one.
   std::unique_ptr<std::istream> open_artifact(const ModelVersion& version) const;
+  // The stored file of `version` opened read-only (ModelStore::open_artifact_file); nullopt for
+  // a store without files. A missing artifact is data loss, as above.
+  std::optional<ArtifactFile> open_stored_file(const ModelVersion& version) const;
+  // The same file, checked against the size and SHA-256 `version` recorded in one pass at
+  // hashing speed (DataLossError if it differs), its offset at its start again. If `before` is
+  // given, it receives the file's stamp taken before the check (file_copy.hpp).
+  std::optional<ArtifactFile> open_verified_file(const ModelVersion& version,
+                                                 detail::FileStamp* before = nullptr) const;
   // Writes the artifact of `version` into `fd` (the temporary file `temp` of a load to a file)
   // and checks its size and SHA-256: straight from the store where it fills files
-  // (ModelStore::write_artifact_to; then read back to be hashed), else copied from its stream
-  // and hashed on the way. A missing artifact is data loss, as above.
+  // (ModelStore::write_artifact_to; then read back to be hashed); from its stored file where it
+  // keeps files (the kernel copying, the hash of what `fd` holds computed while it copies,
+  // file_copy.hpp); else copied from its stream and hashed on the way. A missing artifact is
+  // data loss, as above.
   void write_verified(const ModelVersion& version, int fd, const std::filesystem::path& temp) const;
 
   // Removes what an unfinished registration left in the store and its reservation. Used on

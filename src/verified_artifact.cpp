@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <istream>
 
+#include "file_copy.hpp"
 #include "hash_pipeline.hpp"
 #include "io.hpp"
 #include "modelreg/error.hpp"
@@ -83,28 +84,39 @@ ArtifactFile copy_to_unnamed_file(std::istream& in, detail::HashPipeline& hash,
 
 }  // namespace
 
+std::optional<ArtifactFile> ModelRegistry::Impl::open_stored_file(
+    const ModelVersion& version) const {
+  try {
+    return store->open_artifact_file(*version.artifact_path);
+  } catch (const NotFoundError&) {
+    throw DataLossError(fmt::format("artifact of {} is missing from the store (expected '{}')",
+                                    version.full_name(), *version.artifact_path));
+  }
+}
+
+std::optional<ArtifactFile> ModelRegistry::Impl::open_verified_file(
+    const ModelVersion& version, detail::FileStamp* before) const {
+  auto file = open_stored_file(version);
+  if (!file) return std::nullopt;
+  if (before != nullptr) *before = detail::stamp_of(file->fd(), version.full_name());
+  detail::HashPipeline hash;
+  hash_file(file->fd(), hash, version);
+  check_integrity(version, hash.size(), hash.hex_digest());
+  return file;
+}
+
 std::optional<VerifiedArtifact> ModelRegistry::open_verified_artifact(
     std::string_view name, std::string_view version) const {
   return detail::public_call("open_verified_artifact", [&] {
     return impl_->read_artifact(name, version, [&](const ModelVersion& v) {
-      std::optional<ArtifactFile> file;
-      try {
-        file = impl_->store->open_artifact_file(*v.artifact_path);
-      } catch (const NotFoundError&) {
-        throw DataLossError(fmt::format("artifact of {} is missing from the store (expected '{}')",
-                                        v.full_name(), *v.artifact_path));
+      if (auto file = impl_->open_verified_file(v)) {
+        return VerifiedArtifact{std::move(*file), v, false};
       }
       detail::HashPipeline hash;
-      bool copied = false;
-      if (file) {
-        hash_file(file->fd(), hash, v);
-      } else {
-        const auto in = impl_->open_artifact(v);
-        file = copy_to_unnamed_file(*in, hash, v);
-        copied = true;
-      }
+      const auto in = impl_->open_artifact(v);
+      auto copy = copy_to_unnamed_file(*in, hash, v);
       check_integrity(v, hash.size(), hash.hex_digest());
-      return VerifiedArtifact{std::move(*file), v, copied};
+      return VerifiedArtifact{std::move(copy), v, true};
     });
   });
 }

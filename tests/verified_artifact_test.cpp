@@ -10,8 +10,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
+#include <sstream>
 #include <string>
+#include <utility>
 
 #include "modelreg/modelreg.hpp"
 #include "test_dir.hpp"
@@ -115,6 +118,44 @@ TEST_F(VerifiedArtifactTest, DamageIsDataLossAndNoDescriptorIsHandedOut) {
   EXPECT_THROW(registry_.open_verified_artifact("m", "2"), DataLossError);
   fs::remove(stored("3"));
   EXPECT_THROW(registry_.open_verified_artifact("m", "3"), DataLossError);
+}
+
+// A stream that, when it first receives bytes, calls `meanwhile`: what another process writing
+// to the stored file while a load copies it from the verified descriptor looks like.
+class InterferingBuf final : public std::stringbuf {
+ public:
+  explicit InterferingBuf(std::function<void()> meanwhile) : meanwhile_(std::move(meanwhile)) {}
+
+ protected:
+  std::streamsize xsputn(const char* data, std::streamsize size) override {
+    if (meanwhile_) std::exchange(meanwhile_, nullptr)();
+    return std::stringbuf::xsputn(data, size);
+  }
+
+ private:
+  std::function<void()> meanwhile_;
+};
+
+TEST_F(VerifiedArtifactTest, AStreamLoadIsOfTheVerifiedFileAndRefusesAWriteMeanwhile) {
+  const std::string bytes = large_bytes((std::size_t{3} << 20) + 5);
+  register_bytes("1", bytes);
+  std::ostringstream out;
+  ASSERT_TRUE(registry_.load_artifact("m", "1", out));
+  EXPECT_EQ(out.str(), bytes);
+
+  // Written to in place after the verification, while the copy to the stream goes on.
+  InterferingBuf interfering([&] {
+    std::fstream file(testing::writable(stored("1")),
+                      std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(bytes.size() - 1));
+    file.put('X');
+  });
+  std::ostream interfered(&interfering);
+  EXPECT_THROW(registry_.load_artifact("m", "1", interfered), DataLossError);
+  // And the next load verifies again, and refuses the damaged file before writing a byte.
+  std::ostringstream after;
+  EXPECT_THROW(registry_.load_artifact("m", "1", after), DataLossError);
+  EXPECT_TRUE(after.str().empty());
 }
 
 TEST_F(VerifiedArtifactTest, NothingToOpenIsNullopt) {

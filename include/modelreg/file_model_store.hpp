@@ -54,6 +54,7 @@ class FileModelStore final : public ModelStore {
 
  private:
   void save_impl(const std::string& path, std::istream& in) override;
+  bool fill_impl(const std::string& path, const FileFill& fill) override;
   std::unique_ptr<std::istream> open_impl(const std::string& path) const override;
   std::optional<ArtifactFile> open_file_impl(const std::string& path) const override;
   bool delete_impl(const std::string& path) override;

@@ -140,12 +140,15 @@ class ModelRegistry {
   // if the stored bytes are missing, truncated or altered: corrupt bytes are never returned.
   std::optional<Bytes> load_artifact(std::string_view name, std::string_view version) const;
   // Streams the artifact to `out` in bounded memory. The bytes are verified before the first
-  // one is written, so `out` receives only verified bytes: the store's stream is read twice
-  // (the second time block by block, each block written only once its digest matches the first
-  // pass's, so a file changed in place meanwhile is DataLossError and `out` holds at most a
-  // verified prefix), or, if it cannot seek (a custom ModelStore), once into an unnamed
-  // temporary file. Returns false where the overload above returns nullopt. Throws as above,
-  // or StorageError if `out` fails.
+  // one is written. Where the store keeps files (FileModelStore), the stored file is verified in
+  // one pass through a read-only descriptor, as open_verified_artifact does, and `out` gets the
+  // bytes of that same descriptor; a write to the file meanwhile (which the library never does)
+  // changes its size or times, and the load then ends in DataLossError: discard what `out`
+  // received. Otherwise the store's stream is read twice (the second time block by block, each
+  // block written only once its digest matches the first pass's, so a change meanwhile is
+  // DataLossError and `out` holds at most a verified prefix), or, if it cannot seek (a custom
+  // ModelStore), once into an unnamed temporary file. Returns false where the overload above
+  // returns nullopt. Throws as above, or StorageError if `out` fails.
   bool load_artifact(std::string_view name, std::string_view version, std::ostream& out) const;
   // Writes the artifact to the file `destination` (replaced atomically, only with verified
   // bytes) in bounded memory. Returns false where the overload above returns nullopt.

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -38,6 +39,17 @@ class ModelStore {
   // does not exist.
   std::string save_artifact(std::string_view model_name, std::string_view version,
                             const std::filesystem::path& source);
+
+  // Writes the bytes of a new file into `fd` (`path` names it, for messages): an empty regular
+  // file open for reading and writing, at offset 0. Throws to abandon the save.
+  using FileFill = std::function<void(int fd, const std::filesystem::path& path)>;
+  // Saves the artifact for (model_name, version) as save_artifact does, its bytes written by
+  // `fill` into a new file of the store, which is then made durable and put in place
+  // atomically; returns the artifact's path. nullopt, calling nothing, for a store that does
+  // not keep artifacts as files (the default). The registry's register_version from a file uses
+  // it to copy with the kernel and to hash what the store's file holds.
+  std::optional<std::string> fill_artifact(std::string_view model_name, std::string_view version,
+                                           const FileFill& fill);
 
   // Returns the bytes stored at `path` (as returned by save_artifact). Throws NotFoundError if
   // nothing is stored there, InvalidArgumentError for a path outside the store.
@@ -89,6 +101,8 @@ class ModelStore {
   virtual std::optional<ArtifactFile> open_file_impl(const std::string& path) const;
   // Fills `fd` with the artifact and returns true; the default returns false.
   virtual bool write_to_impl(const std::string& path, int fd) const;
+  // Saves the artifact through `fill` and returns true; the default returns false.
+  virtual bool fill_impl(const std::string& path, const FileFill& fill);
   // Maps an absolute path into the store ("name/version/model.bin"), or nullopt if it lies
   // outside; the default accepts no absolute path.
   virtual std::optional<std::string> relative_path_impl(std::string_view absolute) const;
