@@ -10,6 +10,9 @@
 //   save/stream   register_version with RegisterOptions::artifact_stream (a std::ifstream)
 //   load/file     load_artifact(name, version, destination path) (verified, fsync'd, renamed)
 //   load/stream   load_artifact(name, version, std::ofstream&) (verified first, not fsync'd)
+//   load/sink     load_artifact(name, version, std::ostream&) into a stream that consumes the
+//                 bytes without storing them (a caller parsing them as they come)
+//   open/verified open_verified_artifact: the stored file verified, for reading in place
 //   baseline/cp_sync, baseline/read, baseline/read_sha256 (read + SHA-256 in one pass)
 // Counters: peak_rss_mib (VmHWM during the benchmark, reset before it starts) and
 // rss_growth_mib (that peak minus the resident set before the benchmark started).
@@ -37,6 +40,7 @@
 #include "modelreg/model_registry.hpp"
 #include "process_memory.hpp"
 #include "scratch_files.hpp"
+#include "sink_stream.hpp"
 
 namespace {
 
@@ -100,7 +104,7 @@ void finish(benchmark::State& state, std::uint64_t bytes, const RssProbe& rss) {
   rss.report(state);
 }
 
-enum class Api { File, Stream };
+enum class Api { File, Stream, Sink };
 
 void BM_Save(benchmark::State& state, Api api) {
   const auto bytes = static_cast<std::uint64_t>(state.range(0));
@@ -133,6 +137,14 @@ void BM_Load(benchmark::State& state, Api api) {
     bool found = false;
     if (api == Api::File) {
       found = g_registry->load_artifact(kModel, version, destination);
+    } else if (api == Api::Sink) {
+      mb::SinkStream out;
+      found = g_registry->load_artifact(kModel, version, out);
+      benchmark::DoNotOptimize(out.checksum());
+      if (found && out.size() != bytes) {
+        state.SkipWithError("short stream");
+        break;
+      }
     } else {
       std::ofstream out(destination, std::ios::binary | std::ios::trunc);
       found = g_registry->load_artifact(kModel, version, out);
@@ -145,6 +157,20 @@ void BM_Load(benchmark::State& state, Api api) {
     state.PauseTiming();
     fs::remove(destination);
     state.ResumeTiming();
+  }
+  finish(state, bytes, rss);
+}
+
+void BM_OpenVerified(benchmark::State& state) {
+  const auto bytes = static_cast<std::uint64_t>(state.range(0));
+  const std::string& version = stored_version(bytes);
+  RssProbe rss;
+  for (auto _ : state) {
+    const auto artifact = g_registry->open_verified_artifact(kModel, version);
+    if (!artifact || artifact->copied) {
+      state.SkipWithError("no stored file handed out");
+      break;
+    }
   }
   finish(state, bytes, rss);
 }
@@ -177,8 +203,8 @@ void BM_PlainRead(benchmark::State& state) {
 }
 
 // read() in 1 MiB chunks and SHA-256 (OpenSSL) of every chunk: the least a verified read of an
-// artifact costs, for comparison with load/stream (which verifies in one pass, then copies in
-// a second).
+// artifact costs, for comparison with load/sink and open/verified (which verify in one pass;
+// load/sink then hands the verified file's bytes to the stream).
 void BM_ReadAndHash(benchmark::State& state) {
   const auto bytes = static_cast<std::uint64_t>(state.range(0));
   const fs::path& source = source_file(bytes);
@@ -219,6 +245,8 @@ void register_benchmarks() {
   with_sizes(benchmark::RegisterBenchmark("save/stream", BM_Save, Api::Stream));
   with_sizes(benchmark::RegisterBenchmark("load/file", BM_Load, Api::File));
   with_sizes(benchmark::RegisterBenchmark("load/stream", BM_Load, Api::Stream));
+  with_sizes(benchmark::RegisterBenchmark("load/sink", BM_Load, Api::Sink));
+  with_sizes(benchmark::RegisterBenchmark("open/verified", BM_OpenVerified));
   with_sizes(benchmark::RegisterBenchmark("baseline/cp_sync", BM_CopyAndSync));
   with_sizes(benchmark::RegisterBenchmark("baseline/read", BM_PlainRead));
   with_sizes(benchmark::RegisterBenchmark("baseline/read_sha256", BM_ReadAndHash));

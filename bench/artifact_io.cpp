@@ -3,7 +3,8 @@
 // measuring the process's peak resident memory; in the same run, the baselines on the same file:
 // `cp src dst && sync` (a file-only `sync dst`, and a bare `sync` for reference) and a plain
 // read() in 1 MiB chunks, with and without SHA-256 (OpenSSL) in the same pass: the verified
-// loads (to a stream, and open_verified_artifact, which hands out the stored file itself) are
+// loads (to a stream that consumes the bytes or to an std::ofstream, and
+// open_verified_artifact, which hands out the stored file itself) are
 // compared with the hashed read. PASS means the process never held more than 64 MiB resident.
 //
 //   artifact_io [--size-mib=N] [--dir=PATH] [--cold]
@@ -33,6 +34,7 @@
 #include "modelreg/model_registry.hpp"
 #include "process_memory.hpp"
 #include "scratch_files.hpp"
+#include "sink_stream.hpp"
 
 namespace {
 
@@ -220,7 +222,16 @@ int main(int argc, char** argv) {
     fs::remove(loaded);
     prepare(stored);
     steps.push_back(
-        measure("load_artifact(name, version, ostream)", "plain read + SHA-256, one pass", [&] {
+        measure("load_artifact to a consuming ostream", "plain read + SHA-256, one pass", [&] {
+          mb::SinkStream out;
+          if (!registry.load_artifact("large-model", "1", out)) {
+            throw std::runtime_error("artifact not found");
+          }
+          if (out.size() != bytes) throw std::runtime_error("short stream");
+        }));
+    prepare(stored);
+    steps.push_back(
+        measure("load_artifact to an std::ofstream", "plain read + SHA-256, one pass", [&] {
           std::ofstream out(streamed, std::ios::binary | std::ios::trunc);
           if (!registry.load_artifact("large-model", "1", out)) {
             throw std::runtime_error("artifact not found");
