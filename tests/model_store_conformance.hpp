@@ -10,6 +10,7 @@
 // return an empty store, or null if the store cannot be had (the test skips).
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -140,6 +141,41 @@ TEST_P(ModelStoreConformance, SavesFromAFile) {
   EXPECT_EQ(store_->load_artifact(path), data);
   EXPECT_THROW(store_->save_artifact("m", "g", dir_.path() / "missing.bin"), NotFoundError);
   EXPECT_THROW(store_->load_artifact("m/g/model.bin"), NotFoundError);
+}
+
+// fill_artifact: a store that keeps files has the callback write its new file, and keeps the
+// previous artifact when the callback throws; one that does not calls nothing and stores nothing.
+TEST_P(ModelStoreConformance, FillsANewFileOrSaysItCannot) {
+  store_->save_artifact("m", "1", to_bytes("previous"));
+  const std::string bytes = to_string(pattern(200000, 9));
+  int calls = 0;
+  const auto filled =
+      store_->fill_artifact("m", "1", [&](int fd, const std::filesystem::path& path) {
+        ++calls;
+        EXPECT_FALSE(path.empty());
+        EXPECT_EQ(::lseek(fd, 0, SEEK_END), 0) << "not an empty file";
+        ASSERT_EQ(::write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+      });
+  if (!filled) {
+    EXPECT_EQ(calls, 0);
+    EXPECT_EQ(to_string(store_->load_artifact("m/1/model.bin")), "previous");
+    EXPECT_FALSE(store_->fill_artifact("m", "2", [](int, const std::filesystem::path&) {}));
+    EXPECT_THROW(store_->load_artifact("m/2/model.bin"), NotFoundError);
+    return;
+  }
+  EXPECT_EQ(calls, 1);
+  EXPECT_EQ(*filled, "m/1/model.bin");
+  EXPECT_EQ(to_string(store_->load_artifact(*filled)), bytes);
+  EXPECT_THROW(store_->fill_artifact("m", "1",
+                                     [](int fd, const std::filesystem::path&) {
+                                       ASSERT_EQ(::write(fd, "half", 4), 4);
+                                       throw StorageError("source failed");
+                                     }),
+               StorageError);
+  EXPECT_EQ(to_string(store_->load_artifact("m/1/model.bin")), bytes);
+  EXPECT_EQ(store_->list_artifacts(), std::vector<std::string>{"m/1/model.bin"});
+  EXPECT_THROW(store_->fill_artifact("bad/name", "1", [](int, const std::filesystem::path&) {}),
+               InvalidArgumentError);
 }
 
 TEST_P(ModelStoreConformance, AFailingSourceStreamStoresNothing) {
