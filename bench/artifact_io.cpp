@@ -7,9 +7,12 @@
 // open_verified_artifact, which hands out the stored file itself) are
 // compared with the hashed read. PASS means the process never held more than 64 MiB resident.
 //
-//   artifact_io [--size-mib=N] [--dir=PATH] [--cold]
+//   artifact_io [--size-mib=N] [--rounds=N] [--dir=PATH] [--cold]
 //
 //   --size-mib=N   artifact size in MiB (default 2048, or $MODELREG_ARTIFACT_IO_SIZE_MIB)
+//   --rounds=N     run every step N times, in rounds of all steps in turn (default 3), and
+//                  compare medians: on a virtual disk one copy may run at a third of the speed
+//                  of the next, depending on the blocks it is given
 //   --dir=PATH     parent of the scratch directory (default $MODELREG_BENCH_DIR or /tmp); the
 //                  scratch directory and everything in it is removed at the end
 //   --cold         drop each input file from the page cache (posix_fadvise, no root needed)
@@ -21,6 +24,7 @@
 #include <openssl/evp.h>
 #include <sys/statfs.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -28,6 +32,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,11 +53,14 @@ struct Options {
   std::uint64_t size_mib = 2048;
   fs::path dir = mb::default_scratch_parent();
   bool cold = false;
+  int rounds = 3;
 };
 
 [[noreturn]] void usage(const char* message) {
-  std::fprintf(stderr, "artifact_io: %s\nusage: artifact_io [--size-mib=N] [--dir=PATH] [--cold]\n",
-               message);
+  std::fprintf(
+      stderr,
+      "artifact_io: %s\nusage: artifact_io [--size-mib=N] [--rounds=N] [--dir=PATH] [--cold]\n",
+      message);
   std::exit(2);
 }
 
@@ -72,6 +80,8 @@ Options parse(int argc, char** argv) {
     };
     if (arg.rfind("--size-mib", 0) == 0) {
       options.size_mib = std::strtoull(value("--size-mib").c_str(), nullptr, 10);
+    } else if (arg.rfind("--rounds", 0) == 0) {
+      options.rounds = std::atoi(value("--rounds").c_str());
     } else if (arg.rfind("--dir", 0) == 0) {
       options.dir = value("--dir");
     } else if (arg == "--cold") {
@@ -81,6 +91,7 @@ Options parse(int argc, char** argv) {
     }
   }
   if (options.size_mib == 0) usage("--size-mib must be a positive number");
+  if (options.rounds < 1) usage("--rounds must be a positive number");
   return options;
 }
 
@@ -156,7 +167,7 @@ int main(int argc, char** argv) {
   const double mib = static_cast<double>(options.size_mib);
   const std::uint64_t rss_at_start = mb::current_rss_bytes();
 
-  std::vector<Step> steps;
+  std::vector<std::vector<Step>> rounds;
   bool ok = true;
   std::string cache_state = options.cold
                                 ? "cold (each input dropped with posix_fadvise DONTNEED first)"
@@ -174,6 +185,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "# writing a %llu MiB source file in %s\n",
                  static_cast<unsigned long long>(options.size_mib), scratch_path.c_str());
     mb::write_random_file(source, bytes);
+    modelreg::ModelRegistry registry = modelreg::ModelRegistry::open(scratch.path() / "registry");
+    const fs::path stored =
+        scratch.path() / "registry" / "artifacts" / "large-model" / "1" / "model.bin";
 
     auto prepare = [&](const fs::path& input) {
       if (options.cold && !mb::drop_file_cache(input)) {
@@ -181,112 +195,148 @@ int main(int argc, char** argv) {
       }
     };
 
-    // Baselines.
-    prepare(source);
-    steps.push_back(
-        measure("cp src dst && sync dst", "", [&] { mb::copy_and_sync_with_cp(source, copy); }));
-    fs::remove(copy);
-    prepare(source);
-    steps.push_back(measure("cp src dst && sync (all files)", "", [&] {
-      const std::string command = "cp -- " + mb::shell_quote(source.string()) + " " +
-                                  mb::shell_quote(copy.string()) + " && sync";
-      if (std::system(command.c_str()) != 0) throw std::runtime_error("cp && sync failed");
-    }));
-    fs::remove(copy);
-    prepare(source);
-    steps.push_back(measure("plain read (1 MiB read() calls)", "", [&] {
-      if (mb::read_file_plain(source) != bytes) throw std::runtime_error("short read");
-    }));
-    prepare(source);
-    steps.push_back(measure("plain read + SHA-256, one pass", "", [&] {
-      if (read_and_hash(source) != bytes) throw std::runtime_error("short read");
-    }));
+    for (int round = 1; round <= options.rounds; ++round) {
+      std::fprintf(stderr, "# round %d of %d\n", round, options.rounds);
+      std::vector<Step>& steps = rounds.emplace_back();
+      // Baselines.
+      prepare(source);
+      steps.push_back(
+          measure("cp src dst && sync dst", "", [&] { mb::copy_and_sync_with_cp(source, copy); }));
+      fs::remove(copy);
+      prepare(source);
+      steps.push_back(measure("cp src dst && sync (all files)", "", [&] {
+        const std::string command = "cp -- " + mb::shell_quote(source.string()) + " " +
+                                    mb::shell_quote(copy.string()) + " && sync";
+        if (std::system(command.c_str()) != 0) throw std::runtime_error("cp && sync failed");
+      }));
+      fs::remove(copy);
+      prepare(source);
+      steps.push_back(measure("plain read (1 MiB read() calls)", "", [&] {
+        if (mb::read_file_plain(source) != bytes) throw std::runtime_error("short read");
+      }));
+      prepare(source);
+      steps.push_back(measure("plain read + SHA-256, one pass", "", [&] {
+        if (read_and_hash(source) != bytes) throw std::runtime_error("short read");
+      }));
 
-    // The registry.
-    modelreg::ModelRegistry registry = modelreg::ModelRegistry::open(scratch.path() / "registry");
-    prepare(source);
-    steps.push_back(measure("register_version(artifact_file)", "cp src dst && sync dst", [&] {
-      modelreg::RegisterOptions register_options;
-      register_options.artifact_file = source;
-      registry.register_version("large-model", "1", register_options);
-    }));
-    const fs::path stored =
-        scratch.path() / "registry" / "artifacts" / "large-model" / "1" / "model.bin";
-    prepare(stored);
-    steps.push_back(measure("load_artifact(name, version, path)", "cp src dst && sync dst", [&] {
-      if (!registry.load_artifact("large-model", "1", loaded)) {
-        throw std::runtime_error("artifact not found");
+      // The registry.
+      registry.delete_version("large-model", "1");  // the last round's; false in the first
+      prepare(source);
+      steps.push_back(measure("register_version(artifact_file)", "cp src dst && sync dst", [&] {
+        modelreg::RegisterOptions register_options;
+        register_options.artifact_file = source;
+        registry.register_version("large-model", "1", register_options);
+      }));
+      // The load's baseline is a copy of the same stored file, right before it.
+      prepare(stored);
+      steps.push_back(measure("cp stored dst && sync dst", "",
+                              [&] { mb::copy_and_sync_with_cp(stored, copy); }));
+      fs::remove(copy);
+      prepare(stored);
+      steps.push_back(
+          measure("load_artifact(name, version, path)", "cp stored dst && sync dst", [&] {
+            if (!registry.load_artifact("large-model", "1", loaded)) {
+              throw std::runtime_error("artifact not found");
+            }
+          }));
+      if (fs::file_size(loaded) != bytes) {
+        throw std::runtime_error("loaded file has the wrong size");
       }
-    }));
-    if (fs::file_size(loaded) != bytes) throw std::runtime_error("loaded file has the wrong size");
-    fs::remove(loaded);
-    prepare(stored);
-    steps.push_back(
-        measure("load_artifact to a consuming ostream", "plain read + SHA-256, one pass", [&] {
-          mb::SinkStream out;
-          if (!registry.load_artifact("large-model", "1", out)) {
-            throw std::runtime_error("artifact not found");
-          }
-          if (out.size() != bytes) throw std::runtime_error("short stream");
-        }));
-    prepare(stored);
-    steps.push_back(
-        measure("load_artifact to an std::ofstream", "plain read + SHA-256, one pass", [&] {
-          std::ofstream out(streamed, std::ios::binary | std::ios::trunc);
-          if (!registry.load_artifact("large-model", "1", out)) {
-            throw std::runtime_error("artifact not found");
-          }
-          out.close();
-          if (!out) throw std::runtime_error("cannot write the stream");
-        }));
-    if (fs::file_size(streamed) != bytes) {
-      throw std::runtime_error("streamed file has the wrong size");
+      fs::remove(loaded);
+      prepare(stored);
+      steps.push_back(
+          measure("load_artifact to a consuming ostream", "plain read + SHA-256, one pass", [&] {
+            mb::SinkStream out;
+            if (!registry.load_artifact("large-model", "1", out)) {
+              throw std::runtime_error("artifact not found");
+            }
+            if (out.size() != bytes) throw std::runtime_error("short stream");
+          }));
+      prepare(stored);
+      steps.push_back(
+          measure("load_artifact to an std::ofstream", "plain read + SHA-256, one pass", [&] {
+            std::ofstream out(streamed, std::ios::binary | std::ios::trunc);
+            if (!registry.load_artifact("large-model", "1", out)) {
+              throw std::runtime_error("artifact not found");
+            }
+            out.close();
+            if (!out) throw std::runtime_error("cannot write the stream");
+          }));
+      if (fs::file_size(streamed) != bytes) {
+        throw std::runtime_error("streamed file has the wrong size");
+      }
+      fs::remove(streamed);
+      prepare(stored);
+      steps.push_back(
+          measure("open_verified_artifact (zero-copy)", "plain read + SHA-256, one pass", [&] {
+            const auto artifact = registry.open_verified_artifact("large-model", "1");
+            if (!artifact || artifact->copied) {
+              throw std::runtime_error("no stored file handed out");
+            }
+          }));
     }
-    fs::remove(streamed);
-    prepare(stored);
-    steps.push_back(
-        measure("open_verified_artifact (zero-copy)", "plain read + SHA-256, one pass", [&] {
-          const auto artifact = registry.open_verified_artifact("large-model", "1");
-          if (!artifact || artifact->copied) throw std::runtime_error("no stored file handed out");
-        }));
   } catch (const std::exception& e) {
     std::fprintf(stderr, "artifact_io: FAILED: %s\n", e.what());
     ok = false;
   }
 
   const std::uint64_t lifetime_peak = mb::lifetime_max_rss_bytes();
-  std::printf("artifact_io: %llu MiB artifact through ModelRegistry::open (Durability::Full)\n",
-              static_cast<unsigned long long>(options.size_mib));
+  std::printf(
+      "artifact_io: %llu MiB artifact through ModelRegistry::open (Durability::Full), "
+      "%d rounds\n",
+      static_cast<unsigned long long>(options.size_mib), options.rounds);
   std::printf("scratch dir: %s (%s), removed afterwards\n", scratch_path.c_str(), fs_type.c_str());
   std::printf("page cache: %s\n", cache_state.c_str());
   std::printf(
-      "RSS at start: %.1f MiB; ratio = throughput / baseline throughput (1.00 = as fast)\n\n",
+      "RSS at start: %.1f MiB; MiB/s of each round, and their median; ratio = median throughput / "
+      "median baseline throughput (1.00 = as fast)\n\n",
       mb::to_mib(rss_at_start));
-  std::printf("| %-38s | %9s | %9s | %-44s | %6s | %13s |\n", "operation", "time (s)", "MiB/s",
-              "baseline", "ratio", "peak RSS MiB");
-  std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(40, '-').c_str(),
-              (std::string(10, '-') + ":").c_str(), (std::string(10, '-') + ":").c_str(),
-              std::string(46, '-').c_str(), (std::string(7, '-') + ":").c_str(),
-              (std::string(14, '-') + ":").c_str());
+  // Steps by name, in the order of the first round; each round's seconds.
+  std::vector<std::string> names;
+  std::map<std::string, std::vector<double>> seconds;
+  std::map<std::string, std::string> baselines;
+  std::map<std::string, std::uint64_t> peaks;
+  for (const auto& steps : rounds) {
+    for (const Step& step : steps) {
+      if (seconds.find(step.name) == seconds.end()) names.push_back(step.name);
+      seconds[step.name].push_back(step.seconds);
+      baselines[step.name] = step.baseline;
+      peaks[step.name] = std::max(peaks[step.name], step.peak_rss);
+    }
+  }
+  auto median = [](std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    const std::size_t n = values.size();
+    return n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+  };
+  std::printf("| %-38s | %-26s | %9s | %-40s | %6s | %13s |\n", "operation", "MiB/s (rounds)",
+              "median", "baseline (median MiB/s)", "ratio", "peak RSS MiB");
+  std::printf("|%s|%s|%s|%s|%s|%s|\n", std::string(40, '-').c_str(), std::string(28, '-').c_str(),
+              (std::string(10, '-') + ":").c_str(), std::string(42, '-').c_str(),
+              (std::string(7, '-') + ":").c_str(), (std::string(14, '-') + ":").c_str());
   bool within_limit = lifetime_peak < kRssLimit;
-  for (const Step& step : steps) {
+  for (const std::string& name : names) {
+    std::string per_round;
+    for (const double s : seconds[name]) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%s%.0f", per_round.empty() ? "" : ", ", mib / s);
+      per_round += text;
+    }
+    const double mine = median(seconds[name]);
     std::string baseline = "-";
     std::string ratio = "-";
-    for (const Step& other : steps) {
-      if (other.name == step.baseline) {
-        char text[64];
-        std::snprintf(text, sizeof text, "%s (%.0f MiB/s)", other.name.c_str(),
-                      mib / other.seconds);
-        baseline = text;
-        std::snprintf(text, sizeof text, "%.2f", other.seconds / step.seconds);
-        ratio = text;
-      }
+    if (const auto other = seconds.find(baselines[name]); other != seconds.end()) {
+      const double theirs = median(other->second);
+      char text[96];
+      std::snprintf(text, sizeof text, "%s (%.0f)", other->first.c_str(), mib / theirs);
+      baseline = text;
+      std::snprintf(text, sizeof text, "%.2f", theirs / mine);
+      ratio = text;
     }
-    const bool registry_step = !step.baseline.empty();
-    if (registry_step && step.peak_rss >= kRssLimit) within_limit = false;
-    std::printf("| %-38s | %9.3f | %9.1f | %-44s | %6s | %13.1f |\n", step.name.c_str(),
-                step.seconds, mib / step.seconds, baseline.c_str(), ratio.c_str(),
-                mb::to_mib(step.peak_rss));
+    if (!baselines[name].empty() && peaks[name] >= kRssLimit) within_limit = false;
+    std::printf("| %-38s | %-26s | %9.1f | %-40s | %6s | %13.1f |\n", name.c_str(),
+                per_round.c_str(), mib / mine, baseline.c_str(), ratio.c_str(),
+                mb::to_mib(peaks[name]));
   }
   std::printf("\npeak RSS of the process (getrusage ru_maxrss): %.1f MiB; limit %.0f MiB: %s\n",
               mb::to_mib(lifetime_peak), mb::to_mib(kRssLimit),
