@@ -114,6 +114,11 @@ std::uint64_t copy_file_hashed(int from, int to, HashPipeline& hash,
       throw StorageError(fmt::format("cannot copy '{}' to '{}': {}", from_path.string(),
                                      to_path.string(), std::strerror(errno)));
     }
+    if (moved == 0 && copied == 0) {
+      // Nothing at all: an empty file, or one whose size the file system does not report (a
+      // kernel copy of such a file gives 0, not its bytes). read() tells the two apart.
+      return copy_through_buffers(from, to, hash, from_path, to_path);
+    }
     if (moved > 0) start_writeback(to, copied, static_cast<std::uint64_t>(moved));
     copied += moved;
     // Hash what `to` now holds, buffer by buffer, while the hasher catches up.

@@ -45,7 +45,9 @@ using modelreg::testing::TestDir;
 // How the seam treats copy_file_range: as the kernel does, unsupported, short, or failing.
 class KernelCopyIo final : public Io {
  public:
-  enum class Mode { Real, Unsupported, Short, FailLater, ReadBackFails };
+  // ReportsNothing: 0 bytes copied at once, as for a file whose size its file system does not
+  // report (procfs, some FUSE file systems).
+  enum class Mode { Real, Unsupported, Short, FailLater, ReadBackFails, ReportsNothing };
   explicit KernelCopyIo(Mode mode) : mode_(mode) {}
 
   ssize_t copy_file_range(int from, off_t* from_offset, int to, off_t* to_offset,
@@ -58,6 +60,8 @@ class KernelCopyIo final : public Io {
       case Mode::Unsupported:
         errno = EXDEV;
         return -1;
+      case Mode::ReportsNothing:
+        return 0;
       case Mode::Short:
         if (copies % 3 == 0) {  // an interrupted call, retried
           errno = EINTR;
@@ -145,6 +149,18 @@ INSTANTIATE_TEST_SUITE_P(KernelCopy, FileCopyTest,
                                return std::string("ShortCopies");
                            }
                          });
+
+TEST_F(FileCopyTest, AKernelCopyOfNothingAtAllIsCheckedWithRead) {
+  KernelCopyIo seam(KernelCopyIo::Mode::ReportsNothing);
+  ScopedIo installed(seam);
+  HashPipeline hash(kBuffer);
+  std::uint64_t copied = 0;
+  const std::string expected = bytes_of(5 * kBuffer + 3);
+  EXPECT_EQ(copy(expected.size(), hash, copied), expected);
+  EXPECT_EQ(copied, expected.size());
+  EXPECT_EQ(hash.hex_digest(), sha256_hex(expected.data(), expected.size()));
+  EXPECT_EQ(seam.copies, 1);
+}
 
 TEST_F(FileCopyTest, AFailedCopyOrReadBackIsAStorageErrorNamingTheFile) {
   for (const auto mode : {KernelCopyIo::Mode::FailLater, KernelCopyIo::Mode::ReadBackFails}) {
