@@ -55,18 +55,6 @@ void start_writeback(int fd, std::uint64_t offset, std::uint64_t size) {
                     SYNC_FILE_RANGE_WRITE);
 }
 
-void write_all(int fd, const char* data, std::size_t size, const std::filesystem::path& path) {
-  while (size > 0) {
-    const ssize_t written = io().write(fd, data, size);
-    if (written < 0) {
-      if (errno == EINTR) continue;
-      throw_errno("cannot write", path);
-    }
-    data += written;
-    size -= static_cast<std::size_t>(written);
-  }
-}
-
 // The read()/write() copy: each buffer is read, handed to the hasher and written from the same
 // memory while the hasher works on it.
 std::uint64_t copy_through_buffers(int from, int to, HashPipeline& hash,

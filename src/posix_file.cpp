@@ -139,8 +139,6 @@ std::string random_suffix() {
   return fmt::format("{:016x}", value);
 }
 
-namespace {
-
 void write_all(int fd, const char* data, std::size_t size, const std::filesystem::path& path) {
   while (size > 0) {
     const ssize_t written = io().write(fd, data, size);
@@ -152,6 +150,8 @@ void write_all(int fd, const char* data, std::size_t size, const std::filesystem
     size -= static_cast<std::size_t>(written);
   }
 }
+
+namespace {
 
 // flock that waits, retrying when a signal interrupts the wait.
 int lock_waiting(int fd) {

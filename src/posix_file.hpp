@@ -77,6 +77,10 @@ inline constexpr const char* kTempPrefix = ".tmp-";
 void write_file_atomically(const std::filesystem::path& target, std::istream& in,
                            const std::function<void()>& before_rename = {});
 
+// Writes all `size` bytes of `data` into `fd` (`path`, for messages), retrying short writes and
+// EINTR; throws StorageError if writing fails.
+void write_all(int fd, const char* data, std::size_t size, const std::filesystem::path& path);
+
 // Copies `in` to its end into the file `fd` (`path`, for messages) in bounded memory; throws
 // StorageError if `in` fails before its end or writing fails.
 void copy_stream_to_fd(std::istream& in, int fd, const std::filesystem::path& path);
