@@ -371,17 +371,15 @@ ModelVersion ModelRegistry::register_version(std::string_view name, std::string_
     }
     try {
       ArtifactInfo artifact;
-      std::optional<std::string> filled;
       if (source_fd >= 0) {
         // From a file into a store that keeps files: the kernel copies, and what the stored
         // file holds is hashed while the copy goes on (file_copy.hpp).
         detail::HashPipeline hash;
-        filled = impl_->store->fill_artifact(
+        artifact.path = impl_->store->fill_artifact(
             name, version, [&](int fd, const std::filesystem::path& temp) {
               detail::copy_file_hashed(source_fd, fd, hash, *options.artifact_file, temp);
             });
-        if (filled) {
-          artifact.path = std::move(*filled);
+        if (artifact.path) {
           artifact.size = hash.size();
           artifact.sha256 = hash.hex_digest();
         }
