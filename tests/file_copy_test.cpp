@@ -19,6 +19,7 @@
 #include "io.hpp"
 #include "modelreg/error.hpp"
 #include "posix_file.hpp"
+#include "pseudo_random.hpp"
 #include "sha256.hpp"
 #include "test_dir.hpp"
 
@@ -31,11 +32,8 @@ constexpr std::size_t kBuffer = 4096;  // the pipeline's buffers: a range is fou
 
 std::string bytes_of(std::size_t size) {
   std::string bytes(size, '\0');
-  std::uint32_t state = 977;
-  for (char& byte : bytes) {
-    state = state * 1664525 + 1013904223;
-    byte = static_cast<char>(state >> 24);
-  }
+  std::uint64_t state = 977;
+  modelreg::testing::fill_pseudo_random(state, bytes.data(), size);
   return bytes;
 }
 
