@@ -306,6 +306,150 @@ TEST_F(SqliteMetadataStoreTest, ListingsAreTheSameWithTheListCacheOffOrTooSmall)
   EXPECT_TRUE(uncached->list_versions("no-such-model").empty());
 }
 
+// Asks for each lookup of `store` three times, so that every one is cached (a result is kept
+// the second time it is read) and the third is answered from the cache; returns that answer.
+struct Lookups {
+  std::optional<ModelVersion> version, production, latest, alias;
+  bool operator==(const Lookups& o) const {
+    return version == o.version && production == o.production && latest == o.latest &&
+           alias == o.alias;
+  }
+};
+Lookups lookups(const SqliteMetadataStore& store, const std::string& version) {
+  Lookups out;
+  for (int i = 0; i < 3; ++i) {
+    out = Lookups{store.get_version("resnet", version), store.production_version("resnet"),
+                  store.latest_version("resnet"), store.get_version_by_alias("resnet", "champion")};
+  }
+  return out;
+}
+
+TEST_F(SqliteMetadataStoreTest, LookupsFollowEveryChangeFromAnyConnection) {
+  // Each read connection keeps decoded lookups between calls; any change, by this store or by
+  // another connection (another process, a foreign tool), must show in the next lookup.
+  auto a = open();
+  auto b = open();
+  a->create_version(make_version("resnet", "1"));
+  a->set_alias("resnet", "champion", "1", std::nullopt, at(3));
+  Lookups seen = lookups(*a, "1");
+  ASSERT_TRUE(seen.version && seen.latest && seen.alias);
+  EXPECT_FALSE(seen.production);
+  EXPECT_EQ(seen.latest->version, "1");
+  EXPECT_EQ(seen.alias->version, "1");
+
+  b->create_version(make_version("resnet", "2"));
+  seen = lookups(*a, "2");
+  ASSERT_TRUE(seen.version && seen.latest);
+  EXPECT_EQ(seen.version->version, "2");
+  EXPECT_EQ(seen.latest->version, "2");
+
+  ASSERT_TRUE(b->set_stage("resnet", "2", ModelStage::Production, std::nullopt, at(10)));
+  seen = lookups(*a, "2");
+  ASSERT_TRUE(seen.production);
+  EXPECT_EQ(seen.production->version, "2");
+  EXPECT_EQ(seen.version->stage, ModelStage::Production);
+
+  b->set_alias("resnet", "champion", "2", std::string("1"), at(11));
+  seen = lookups(*a, "1");
+  ASSERT_TRUE(seen.alias && seen.version);
+  EXPECT_EQ(seen.alias->version, "2");
+  EXPECT_TRUE(seen.version->aliases.empty());
+
+  b->set_version_description("resnet", "1", "described elsewhere", at(12));
+  EXPECT_EQ(lookups(*a, "1").version->description, "described elsewhere");
+  a->set_stage("resnet", "1", ModelStage::Production, std::nullopt, at(13));  // a's own write
+  seen = lookups(*b, "2");
+  EXPECT_EQ(seen.production->version, "1");
+  EXPECT_EQ(seen.version->stage, ModelStage::Archived);
+  EXPECT_EQ(lookups(*a, "2").version->stage, ModelStage::Archived);
+
+  ASSERT_TRUE(b->begin_delete("resnet", "2", "deleter").has_value());
+  seen = lookups(*a, "2");
+  EXPECT_FALSE(seen.version);
+  EXPECT_FALSE(seen.alias);  // it named the version being deleted
+  EXPECT_EQ(seen.latest->version, "1");
+  EXPECT_TRUE(b->cancel_delete("resnet", "2", "deleter"));
+  EXPECT_EQ(lookups(*a, "2").version->version, "2");
+
+  // A connection that is not modelreg's at all.
+  ASSERT_EQ(lookups(*a, "1").version->description, "described elsewhere");
+  {
+    RawDb raw(db_path());
+    ASSERT_EQ(raw.exec("UPDATE versions SET description = 'edited elsewhere'"), SQLITE_OK);
+  }
+  EXPECT_EQ(lookups(*a, "1").version->description, "edited elsewhere");
+  EXPECT_EQ(a->production_version("resnet")->description, "edited elsewhere");
+}
+
+TEST_F(SqliteMetadataStoreTest, LookupsAreTheSameWithTheLookupCacheOffOrTooSmall) {
+  auto cached = open();
+  SqliteOptions off;
+  off.lookup_cache_versions = 0;
+  auto uncached = open(off);
+  SqliteOptions tiny;
+  tiny.lookup_cache_versions = 1;
+  auto small = open(tiny);
+  for (int i = 1; i <= 4; ++i) {
+    const std::string version = std::to_string(i);
+    (i % 2 == 0 ? *uncached : *small).create_version(make_version("resnet", version));
+    if (i % 2 == 1) {
+      ASSERT_TRUE(
+          cached->set_stage("resnet", version, ModelStage::Production, std::nullopt, at(i)));
+      cached->set_alias("resnet", "champion", version, std::nullopt, at(i));
+    }
+    for (int v = 0; v <= i + 1; ++v) {  // "0" and i + 1 do not exist
+      const Lookups expected = lookups(*cached, std::to_string(v));
+      EXPECT_EQ(lookups(*uncached, std::to_string(v)), expected) << v;
+      EXPECT_EQ(lookups(*small, std::to_string(v)), expected) << v;
+      EXPECT_EQ(expected.version.has_value(), v >= 1 && v <= i) << v;
+    }
+  }
+}
+
+TEST_F(SqliteMetadataStoreTest, ALookupIsNeverOlderThanAWriteThatFinishedBeforeIt) {
+  // One thread promotes versions one by one and publishes which has committed; readers (the
+  // writer's own store and another store on the file) ask for the Production version
+  // continually. A lookup that starts after the k-th promotion finished must show version k or
+  // a later one.
+  auto writer = open();
+  auto other = open();
+  constexpr int kVersions = 100;
+  constexpr int kReaders = 3;
+  for (int i = 1; i <= kVersions; ++i) writer->create_version(make_version("m", std::to_string(i)));
+  std::atomic<int> promoted{0};
+  std::atomic<bool> done{false};
+  std::vector<std::string> failures(kReaders);
+  std::vector<std::thread> readers;
+  for (int r = 0; r < kReaders; ++r) {
+    readers.emplace_back([&, r] {
+      SqliteMetadataStore& store = r == 0 ? *writer : *other;
+      try {
+        while (!done.load()) {
+          const int before = promoted.load();
+          const auto production = store.production_version("m");
+          const int seen = production ? std::stoi(production->version) : 0;
+          if (seen < before) {
+            failures[r] = "saw version " + std::to_string(seen) + " in Production after " +
+                          std::to_string(before) + " promotions";
+            return;
+          }
+        }
+      } catch (const std::exception& e) {
+        failures[r] = e.what();
+      }
+    });
+  }
+  for (int i = 1; i <= kVersions; ++i) {
+    ASSERT_TRUE(
+        writer->set_stage("m", std::to_string(i), ModelStage::Production, std::nullopt, at(i)));
+    promoted.store(i);
+  }
+  done.store(true);
+  for (auto& reader : readers) reader.join();
+  for (int r = 0; r < kReaders; ++r) EXPECT_EQ(failures[r], "") << "reader " << r;
+  EXPECT_EQ(other->production_version("m")->version, std::to_string(kVersions));
+}
+
 TEST_F(SqliteMetadataStoreTest, StoresOpeningOneNewFileAtOnceAllSucceed) {
   constexpr int kThreads = 8;
   const auto stores = open_at_once_and_write(kThreads);

@@ -40,6 +40,9 @@ struct OpenOptions {
   bool recover = true;
   // Decoded versions kept for list_versions; see SqliteOptions::list_cache_versions.
   std::size_t list_cache_versions = 20'000;
+  // Decoded versions kept per read connection for lookups; see
+  // SqliteOptions::lookup_cache_versions.
+  std::size_t lookup_cache_versions = 4'096;
   // The registry's default actor, recorded in the history of every change made without an
   // Audit::actor. Default empty: "user@host" of the process (see ModelRegistry::set_default_actor).
   std::string actor;

@@ -22,6 +22,12 @@ struct SqliteOptions {
   // listing a model again while nothing was committed costs a copy instead of decoding every
   // row. A model with more versions is decoded on every listing. 0 turns the cache off.
   std::size_t list_cache_versions = 20'000;
+  // How many decoded versions each read connection keeps from single-version lookups
+  // (get_version, latest_version, production_version, get_version_by_alias; about 1 KiB each),
+  // so that asking again while nothing was committed costs a PRAGMA data_version and a copy
+  // instead of a query and its decoding. A store has one read connection per thread reading at
+  // once (at most 16 are kept). 0 turns the cache off.
+  std::size_t lookup_cache_versions = 4'096;
 };
 
 // The catalog in one SQLite database file (WAL journal): durable, shared safely by many threads

@@ -52,6 +52,14 @@ class SqlDatabase {
   virtual void run_read(std::string_view operation, FunctionRef<void(Connection&)> body,
                         bool snapshot) const = 0;
 
+  // A lookup of one version (by number, in Production, the latest, by alias): `load` reads it as
+  // one statement. `key` tells this lookup from every other of the same database (kind, model
+  // and version or alias), so that a backend may answer from results it knows to be current
+  // (SqliteDatabase: those read since the last commit of any connection). The default reads.
+  virtual std::optional<ModelVersion> run_lookup(
+      std::string_view operation, std::string_view key,
+      FunctionRef<std::optional<ModelVersion>(Connection&)> load) const;
+
   template <typename Body>
   auto write(std::string_view operation, Body&& body, bool durable = true) {
     return run(body, [&](FunctionRef<void(Connection&)> f) { run_write(operation, f, durable); });
@@ -74,6 +82,12 @@ class SqlDatabase {
     }
   }
 };
+
+inline std::optional<ModelVersion> SqlDatabase::run_lookup(
+    std::string_view operation, std::string_view /*key*/,
+    FunctionRef<std::optional<ModelVersion>(Connection&)> load) const {
+  return read(operation, [&](Connection& connection) { return load(connection); });
+}
 
 // The operations. Thread-safe as its SqlDatabase is.
 class SqlCatalog {

@@ -2,6 +2,7 @@
 // get_model reads several in one read transaction.
 
 #include <limits>
+#include <string>
 
 #include "sql/sql_catalog.hpp"
 #include "sql/sql_rows.hpp"
@@ -12,18 +13,35 @@ namespace modelreg {
 using detail::Connection;
 using detail::use;
 
+namespace {
+
+// The key of a lookup for SqlDatabase::run_lookup: its kind, the model and the version or alias
+// (names hold no NUL).
+std::string lookup_key(char kind, std::string_view model_name, std::string_view key = {}) {
+  std::string out;
+  out.reserve(2 + model_name.size() + key.size());
+  out += kind;
+  out += model_name;
+  out += '\0';
+  out += key;
+  return out;
+}
+
+}  // namespace
+
 std::optional<ModelVersion> detail::SqlCatalog::get_version(std::string_view model_name,
                                                             std::string_view version) const {
-  return db_.read("get_version", [&](Connection& connection) {
-    auto rows = use(connection, detail::kGetVersion);
-    rows->bind(1, model_name);
-    rows->bind(2, version);
-    return detail::read_optional_version(rows, connection.label());
-  });
+  return db_.run_lookup("get_version", lookup_key('v', model_name, version),
+                        [&](Connection& connection) {
+                          auto rows = use(connection, detail::kGetVersion);
+                          rows->bind(1, model_name);
+                          rows->bind(2, version);
+                          return detail::read_optional_version(rows, connection.label());
+                        });
 }
 
 std::optional<ModelVersion> detail::SqlCatalog::latest_version(std::string_view model_name) const {
-  return db_.read("latest_version", [&](Connection& connection) {
+  return db_.run_lookup("latest_version", lookup_key('l', model_name), [&](Connection& connection) {
     auto rows = use(connection, detail::kLatest);
     rows->bind(1, model_name);
     return detail::read_optional_version(rows, connection.label());
@@ -32,21 +50,23 @@ std::optional<ModelVersion> detail::SqlCatalog::latest_version(std::string_view 
 
 std::optional<ModelVersion> detail::SqlCatalog::production_version(
     std::string_view model_name) const {
-  return db_.read("production_version", [&](Connection& connection) {
-    auto rows = use(connection, detail::kProduction);
-    rows->bind(1, model_name);
-    return detail::read_optional_version(rows, connection.label());
-  });
+  return db_.run_lookup("production_version", lookup_key('p', model_name),
+                        [&](Connection& connection) {
+                          auto rows = use(connection, detail::kProduction);
+                          rows->bind(1, model_name);
+                          return detail::read_optional_version(rows, connection.label());
+                        });
 }
 
 std::optional<ModelVersion> detail::SqlCatalog::get_version_by_alias(std::string_view model_name,
                                                                      std::string_view alias) const {
-  return db_.read("get_version_by_alias", [&](Connection& connection) {
-    auto rows = use(connection, detail::kVersionByAlias);
-    rows->bind(1, model_name);
-    rows->bind(2, alias);
-    return detail::read_optional_version(rows, connection.label());
-  });
+  return db_.run_lookup("get_version_by_alias", lookup_key('a', model_name, alias),
+                        [&](Connection& connection) {
+                          auto rows = use(connection, detail::kVersionByAlias);
+                          rows->bind(1, model_name);
+                          rows->bind(2, alias);
+                          return detail::read_optional_version(rows, connection.label());
+                        });
 }
 
 std::vector<ModelVersion> detail::SqlCatalog::list_versions(std::string_view model_name,

@@ -27,6 +27,7 @@ const detail::SchemeRegistrar registrar([] {
     SqliteOptions sqlite;
     sqlite.durability = options.durability;
     sqlite.list_cache_versions = options.list_cache_versions;
+    sqlite.lookup_cache_versions = options.lookup_cache_versions;
     return std::make_shared<SqliteMetadataStore>(path, sqlite);
   });
 });
@@ -40,6 +41,7 @@ ModelRegistry ModelRegistry::open(const std::filesystem::path& dir, const OpenOp
     SqliteOptions sqlite;
     sqlite.durability = options.durability;
     sqlite.list_cache_versions = options.list_cache_versions;
+    sqlite.lookup_cache_versions = options.lookup_cache_versions;
     auto metadata = std::make_shared<SqliteMetadataStore>(dir / "registry.db", sqlite);
     auto store = std::make_shared<FileModelStore>(dir / "artifacts");
     // The catalog's writer leases live in dir/locks (SqliteMetadataStore::lock_directory).

@@ -98,6 +98,27 @@ void SqliteDatabase::run_read(std::string_view operation, FunctionRef<void(Conne
   }
 }
 
+std::optional<ModelVersion> SqliteDatabase::run_lookup(
+    std::string_view operation, std::string_view key,
+    FunctionRef<std::optional<ModelVersion>(Connection&)> load) const {
+  if (options_.lookup_cache_versions == 0) return SqlDatabase::run_lookup(operation, key, load);
+  return with_retry(operation, [&]() -> std::optional<ModelVersion> {
+    ReaderLease lease(*this);
+    // The probe stays active (not reset) until the lookup is done, which keeps the connection's
+    // read transaction open: the data_version and the rows `load` reads are of one snapshot.
+    auto probe = use(lease.connection(), kDataVersion);
+    if (!probe->step()) {
+      throw StorageError(
+          fmt::format("SQLite database '{}': PRAGMA data_version returned no row", path_string_));
+    }
+    if (const ModelVersion* hit = lease.lookups().find(probe->int64(0), key)) return *hit;
+    std::optional<ModelVersion> result = load(lease.connection());
+    // A miss (no such version) is not kept: any number of unknown names could be asked for.
+    if (result) lease.lookups().remember(key, *result, options_.lookup_cache_versions);
+    return result;
+  });
+}
+
 std::int64_t SqliteDatabase::latest_event_sequence() const {
   return with_retry("latest_event_sequence", [&]() {
     std::lock_guard<std::mutex> lock(probe_mutex_);

@@ -9,10 +9,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <bitset>
 #include <chrono>
 #include <climits>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
 #include <memory>
@@ -60,6 +62,11 @@ class SqliteDatabase : public SqlDatabase {
                  bool durable) override;
   void run_read(std::string_view operation, FunctionRef<void(Connection&)> body,
                 bool snapshot) const override;
+  // With the lookup cache on, one read transaction on a pooled connection: PRAGMA data_version,
+  // then the connection's cached result when nobody committed since it was read, else `load`.
+  std::optional<ModelVersion> run_lookup(
+      std::string_view operation, std::string_view key,
+      FunctionRef<std::optional<ModelVersion>(Connection&)> load) const override;
 
   // Runs `body(connection)` as one BEGIN IMMEDIATE transaction on the write connection,
   // retried from scratch while another process holds the lock. `body` commits by returning;
@@ -110,6 +117,62 @@ class SqliteDatabase : public SqlDatabase {
   }
 
  private:
+  // Decoded results of one read connection's lookups (run_lookup), all valid for one
+  // data_version of that connection: a connection's data_version changes whenever another
+  // connection (any process's, this store's writer included) committed since its previous read
+  // transaction, and only then. Entries are stored under the value read in the same read
+  // transaction as their rows, and found only under that exact value, so a hit is a result no
+  // commit has changed since. A result is kept the second time it is read within a few
+  // thousand misses: a lookup asked for once, or a scan through more versions than that, then
+  // costs no copy into the cache. Bounded: when full, it starts over.
+  class LookupCache {
+   public:
+    // The entry for `key`, if this connection's data_version is still `data_version`; a new
+    // data_version empties the cache.
+    const ModelVersion* find(std::int64_t data_version, std::string_view key) {
+      if (data_version != data_version_) {
+        entries_.clear();
+        data_version_ = data_version;
+        return nullptr;
+      }
+      const auto it = entries_.find(key);
+      return it == entries_.end() ? nullptr : &it->second;
+    }
+    // After find(data_version, key) missed in the same transaction.
+    void remember(std::string_view key, const ModelVersion& version, std::size_t bound) {
+      // Two bits of a filter of recent misses (a Bloom filter, forgotten every kForgetAfter
+      // marked keys, so that it stays sparse and a key missed long ago counts as new).
+      const std::size_t hash = std::hash<std::string_view>()(key);
+      const std::size_t first = hash % kMissBits;
+      const std::size_t second = (hash / kMissBits) % kMissBits;
+      if (!recent_misses_[first] || !recent_misses_[second]) {
+        recent_misses_.set(first);
+        recent_misses_.set(second);
+        if (++marked_ >= kForgetAfter) {
+          recent_misses_.reset();
+          marked_ = 0;
+        }
+        return;
+      }
+      if (entries_.size() >= bound) entries_.clear();
+      entries_.insert_or_assign(std::string(key), version);
+    }
+
+   private:
+    static constexpr std::size_t kMissBits = 16384;
+    static constexpr std::size_t kForgetAfter = 4096;
+    std::int64_t data_version_ = std::numeric_limits<std::int64_t>::min();
+    std::map<std::string, ModelVersion, std::less<>> entries_;
+    std::bitset<kMissBits> recent_misses_;
+    std::size_t marked_ = 0;
+  };
+
+  // A pooled read connection and its lookups.
+  struct Reader {
+    std::unique_ptr<SqliteConnection> connection;
+    LookupCache lookups;
+  };
+
   // A read connection borrowed from the pool for one call.
   class ReaderLease {
    public:
@@ -117,18 +180,18 @@ class SqliteDatabase : public SqlDatabase {
       {
         std::lock_guard<std::mutex> lock(impl_.pool_mutex_);
         if (!impl_.idle_readers_.empty()) {
-          connection_ = std::move(impl_.idle_readers_.back());
+          reader_ = std::move(impl_.idle_readers_.back());
           impl_.idle_readers_.pop_back();
         }
       }
-      if (!connection_) connection_ = impl_.open_reader();
+      if (!reader_) reader_ = std::make_unique<Reader>(Reader{impl_.open_reader(), {}});
     }
     ~ReaderLease() {
       std::lock_guard<std::mutex> lock(impl_.pool_mutex_);
       // Bounded so that a burst of threads does not keep its connections open forever.
       if (impl_.idle_readers_.size() < kMaxIdleReaders) {
         try {
-          impl_.idle_readers_.push_back(std::move(connection_));
+          impl_.idle_readers_.push_back(std::move(reader_));
         } catch (...) {
           // Out of memory: the connection simply closes.
         }
@@ -137,11 +200,12 @@ class SqliteDatabase : public SqlDatabase {
     ReaderLease(const ReaderLease&) = delete;
     ReaderLease& operator=(const ReaderLease&) = delete;
 
-    SqliteConnection& connection() const { return *connection_; }
+    SqliteConnection& connection() const { return *reader_->connection; }
+    LookupCache& lookups() const { return reader_->lookups; }
 
    private:
     const SqliteDatabase& impl_;
-    std::unique_ptr<SqliteConnection> connection_;
+    std::unique_ptr<Reader> reader_;
   };
 
   static constexpr std::size_t kMaxIdleReaders = 16;
@@ -246,7 +310,7 @@ class SqliteDatabase : public SqlDatabase {
   bool restore_full_sync_ = false;  // guarded by write_mutex_; see SyncOverride
 
   mutable std::mutex pool_mutex_;
-  mutable std::vector<std::unique_ptr<SqliteConnection>> idle_readers_;
+  mutable std::vector<std::unique_ptr<Reader>> idle_readers_;
 
  public:
   // PRAGMA data_version of a connection kept for this purpose: it changes whenever anyone
