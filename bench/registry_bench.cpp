@@ -411,7 +411,15 @@ class RawDatabase {
         " UNIQUE (model_id, version));"
         "CREATE UNIQUE INDEX IF NOT EXISTS by_seq ON versions (model_id, seq);"
         "CREATE UNIQUE INDEX IF NOT EXISTS one_production ON versions (model_id)"
-        " WHERE stage = 'production';");
+        " WHERE stage = 'production';"
+        // For promote_txn_history: the models table the catalog's lookups join and the history
+        // table, as in the catalog's schema.
+        "CREATE TABLE IF NOT EXISTS models (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+        "INSERT OR IGNORE INTO models (id, name) VALUES (1, 'bench-model');"
+        "CREATE TABLE IF NOT EXISTS events (seq INTEGER PRIMARY KEY, time INTEGER NOT NULL,"
+        " type TEXT NOT NULL, model_name TEXT NOT NULL, version TEXT NOT NULL, key TEXT NOT NULL,"
+        " old_value TEXT, new_value TEXT, actor TEXT NOT NULL, reason TEXT NOT NULL);"
+        "CREATE INDEX IF NOT EXISTS events_by_model ON events (model_name, seq);");
   }
   ~RawDatabase() {
     for (auto* statement : statements_) sqlite3_finalize(statement);
@@ -536,6 +544,78 @@ void BM_RawPromoteTxn(benchmark::State& state, const char* synchronous) {
     sqlite3_bind_text(promote, 2, version.c_str(), -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(promote, 3, i);
     db.run(promote);
+    db.run(commit);
+  }
+  state.SetItemsProcessed(state.iterations());
+  db.exec("PRAGMA synchronous = NORMAL");
+}
+
+// The statements the catalog's promotion runs, on the raw C API: BEGIN IMMEDIATE; read the
+// version's key by model name; find the other Production version; archive it and record that
+// in the history; promote the version and record that; COMMIT. The floor under
+// transition_stage(..., Production) now that every change is in the history.
+void BM_RawPromoteTxnHistory(benchmark::State& state, const char* synchronous) {
+  const auto n = static_cast<std::int64_t>(state.range(0));
+  RawDatabase& db = raw_population(static_cast<std::size_t>(n));
+  db.exec((std::string("PRAGMA synchronous = ") + synchronous).c_str());
+  sqlite3_stmt* begin = db.prepare("BEGIN IMMEDIATE");
+  sqlite3_stmt* find = db.prepare(
+      "SELECT v.id, v.model_id, v.stage FROM models m JOIN versions v ON v.model_id = m.id "
+      "WHERE m.name = ?1 AND v.version = ?2");
+  sqlite3_stmt* other = db.prepare(
+      "SELECT id, version FROM versions WHERE model_id = ?1 AND stage = 'production' AND id != ?2");
+  sqlite3_stmt* set_stage =
+      db.prepare("UPDATE versions SET stage = ?2, updated_at = ?3 WHERE id = ?1");
+  sqlite3_stmt* event = db.prepare(
+      "INSERT INTO events (time, type, model_name, version, key, old_value, new_value, actor, "
+      "reason) VALUES (?1, 'stage_changed', 'bench-model', ?2, '', ?3, ?4, 'bench@host', '') "
+      "RETURNING seq");
+  sqlite3_stmt* commit = db.prepare("COMMIT");
+  const auto record = [&](const std::string& version, const char* from, const char* to,
+                          std::int64_t time) {
+    sqlite3_bind_int64(event, 1, time);
+    sqlite3_bind_text(event, 2, version.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(event, 3, from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(event, 4, to, -1, SQLITE_STATIC);
+    while (sqlite3_step(event) == SQLITE_ROW) {
+    }
+    sqlite3_reset(event);
+  };
+  std::int64_t i = 0;
+  for (auto _ : state) {
+    i = i % n + 1;
+    const std::string version = std::to_string(i);
+    db.run(begin);
+    sqlite3_bind_text(find, 1, "bench-model", -1, SQLITE_STATIC);
+    sqlite3_bind_text(find, 2, version.c_str(), -1, SQLITE_TRANSIENT);
+    if (sqlite3_step(find) != SQLITE_ROW) {
+      state.SkipWithError("no such version");
+      break;
+    }
+    const std::int64_t id = sqlite3_column_int64(find, 0);
+    const std::int64_t model_id = sqlite3_column_int64(find, 1);
+    const std::string stage = reinterpret_cast<const char*>(sqlite3_column_text(find, 2));
+    sqlite3_reset(find);
+    sqlite3_bind_int64(other, 1, model_id);
+    sqlite3_bind_int64(other, 2, id);
+    if (sqlite3_step(other) == SQLITE_ROW) {
+      const std::int64_t previous = sqlite3_column_int64(other, 0);
+      const std::string previous_version =
+          reinterpret_cast<const char*>(sqlite3_column_text(other, 1));
+      sqlite3_reset(other);
+      sqlite3_bind_int64(set_stage, 1, previous);
+      sqlite3_bind_text(set_stage, 2, "archived", -1, SQLITE_STATIC);
+      sqlite3_bind_int64(set_stage, 3, i);
+      db.run(set_stage);
+      record(previous_version, "production", "archived", i);
+    } else {
+      sqlite3_reset(other);
+    }
+    sqlite3_bind_int64(set_stage, 1, id);
+    sqlite3_bind_text(set_stage, 2, "production", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(set_stage, 3, i);
+    db.run(set_stage);
+    if (stage != "production") record(version, stage.c_str(), "production", i);
     db.run(commit);
   }
   state.SetItemsProcessed(state.iterations());
@@ -669,6 +749,8 @@ void register_benchmarks(const BenchMode& mode) {
         ->UseRealTime();
     with_sizes(benchmark::RegisterBenchmark(("sqlite_raw/promote_txn" + suffix).c_str(),
                                             BM_RawPromoteTxn, synchronous));
+    with_sizes(benchmark::RegisterBenchmark(("sqlite_raw/promote_txn_history" + suffix).c_str(),
+                                            BM_RawPromoteTxnHistory, synchronous));
   }
   with_sizes(benchmark::RegisterBenchmark("sqlite_raw/select_one", BM_RawSelectOne));
   with_sizes(benchmark::RegisterBenchmark("sqlite_raw/select_all", BM_RawSelectAll));
