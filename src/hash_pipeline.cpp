@@ -5,8 +5,9 @@
 namespace modelreg::detail {
 
 HashPipeline::HashPipeline(std::size_t buffer_size)
-    : buffer_size_(buffer_size), buffers_(1), sizes_(kBuffers, 0) {
-  buffers_[0].resize(buffer_size_);
+    : buffer_size_(buffer_size), sizes_(kBuffers, 0) {
+  // Not zeroed: every byte is written before it is hashed.
+  buffers_.emplace_back(new char[buffer_size_]);
 }
 
 HashPipeline::~HashPipeline() {
@@ -20,16 +21,18 @@ HashPipeline::~HashPipeline() {
 }
 
 char* HashPipeline::acquire() {
-  if (inline_) return buffers_[0].data();  // hashed already, or never submitted
+  if (inline_) return buffers_[0].get();  // hashed already, or never submitted
   filling_ = static_cast<std::size_t>(submitted_ % kBuffers);
   std::unique_lock<std::mutex> lock(mutex_);
   // Buffer i is free again once every submission before the one it will be is hashed.
   changed_.wait(lock, [&] { return submitted_ - hashed_ < kBuffers; });
-  return buffers_[filling_].data();
+  return buffers_[filling_].get();
 }
 
 void HashPipeline::start() {
-  for (std::size_t i = buffers_.size(); i < kBuffers; ++i) buffers_.emplace_back(buffer_size_);
+  for (std::size_t i = buffers_.size(); i < kBuffers; ++i) {
+    buffers_.emplace_back(new char[buffer_size_]);
+  }
   try {
     hasher_ = std::thread([this] { run(); });
     inline_ = false;
@@ -41,11 +44,13 @@ void HashPipeline::start() {
 void HashPipeline::submit(std::size_t size) {
   size_ += size;
   if (inline_) {
-    hash_.update(buffers_[0].data(), size);
+    hash_.update(buffers_[0].get(), size);
     ++submitted_;
     hashed_ = submitted_;
-    // From the second buffer on, hashing goes to the thread; the first is hashed already.
-    if (submitted_ == 1) start();
+    // From the third buffer on, hashing goes to the thread; the first two are hashed already
+    // (so that a sequence of up to two buffers, often one and an empty read after it, costs
+    // no thread and no more buffers).
+    if (submitted_ == 2) start();
     return;
   }
   {
@@ -64,7 +69,7 @@ void HashPipeline::run() {
     const std::size_t index = static_cast<std::size_t>(hashed_ % kBuffers);
     const std::size_t size = sizes_[index];
     lock.unlock();
-    hash_.update(buffers_[index].data(), size);
+    hash_.update(buffers_[index].get(), size);
     lock.lock();
     ++hashed_;
     changed_.notify_all();

@@ -3,12 +3,13 @@
 // SHA-256 of a sequence of buffers, computed on a thread of its own while the caller goes on
 // reading and writing, so that hashing an artifact overlaps its copy instead of adding to it.
 // The buffers form a small fixed ring (bounded memory): the caller fills one, submits it, and
-// fills the next while the hasher works through those submitted, in order. A sequence that
-// fits in one buffer is hashed inline (no thread for small artifacts).
+// fills the next while the hasher works through those submitted, in order. The first two
+// buffers are hashed inline (no thread for small artifacts).
 
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -45,12 +46,12 @@ class HashPipeline {
   void start();
 
   const std::size_t buffer_size_;
-  std::vector<std::vector<char>> buffers_;
+  std::vector<std::unique_ptr<char[]>> buffers_;
   Sha256 hash_;
   std::uint64_t size_ = 0;
   std::size_t filling_ = 0;      // index of the buffer last acquired
   std::uint64_t submitted_ = 0;  // buffers submitted
-  bool inline_ = true;           // no thread yet: the first buffer is hashed at once
+  bool inline_ = true;           // no thread yet: the first two buffers are hashed at once
 
   std::mutex mutex_;
   std::condition_variable changed_;
