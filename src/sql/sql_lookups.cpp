@@ -2,6 +2,7 @@
 // get_model reads several in one read transaction.
 
 #include <limits>
+#include <optional>
 #include <string>
 
 #include "sql/sql_catalog.hpp"
@@ -15,58 +16,47 @@ using detail::use;
 
 namespace {
 
-// The key of a lookup for SqlDatabase::run_lookup: its kind, the model and the version or alias
+static_assert(detail::kSqlCount <= 256, "a lookup's key names its statement in one byte");
+
+// One version by `sql`, a statement of the model's name (?1) and, with `key`, a version or alias
+// (?2), through SqlDatabase::run_lookup. Its key there: the statement, the model and `key`
 // (names hold no NUL).
-std::string lookup_key(char kind, std::string_view model_name, std::string_view key = {}) {
-  std::string out;
-  out.reserve(2 + model_name.size() + key.size());
-  out += kind;
-  out += model_name;
-  out += '\0';
-  out += key;
-  return out;
+std::optional<ModelVersion> lookup(const detail::SqlDatabase& db, std::string_view operation,
+                                   detail::Sql sql, std::string_view model_name,
+                                   std::optional<std::string_view> key = std::nullopt) {
+  std::string cache_key;
+  cache_key.reserve(2 + model_name.size() + (key ? key->size() : 0));
+  cache_key += static_cast<char>(sql);
+  cache_key += model_name;
+  cache_key += '\0';
+  if (key) cache_key += *key;
+  return db.run_lookup(operation, cache_key, [&](Connection& connection) {
+    auto rows = use(connection, sql);
+    rows->bind(1, model_name);
+    if (key) rows->bind(2, *key);
+    return detail::read_optional_version(rows, connection.label());
+  });
 }
 
 }  // namespace
 
 std::optional<ModelVersion> detail::SqlCatalog::get_version(std::string_view model_name,
                                                             std::string_view version) const {
-  return db_.run_lookup("get_version", lookup_key('v', model_name, version),
-                        [&](Connection& connection) {
-                          auto rows = use(connection, detail::kGetVersion);
-                          rows->bind(1, model_name);
-                          rows->bind(2, version);
-                          return detail::read_optional_version(rows, connection.label());
-                        });
+  return lookup(db_, "get_version", detail::kGetVersion, model_name, version);
 }
 
 std::optional<ModelVersion> detail::SqlCatalog::latest_version(std::string_view model_name) const {
-  return db_.run_lookup("latest_version", lookup_key('l', model_name), [&](Connection& connection) {
-    auto rows = use(connection, detail::kLatest);
-    rows->bind(1, model_name);
-    return detail::read_optional_version(rows, connection.label());
-  });
+  return lookup(db_, "latest_version", detail::kLatest, model_name);
 }
 
 std::optional<ModelVersion> detail::SqlCatalog::production_version(
     std::string_view model_name) const {
-  return db_.run_lookup("production_version", lookup_key('p', model_name),
-                        [&](Connection& connection) {
-                          auto rows = use(connection, detail::kProduction);
-                          rows->bind(1, model_name);
-                          return detail::read_optional_version(rows, connection.label());
-                        });
+  return lookup(db_, "production_version", detail::kProduction, model_name);
 }
 
 std::optional<ModelVersion> detail::SqlCatalog::get_version_by_alias(std::string_view model_name,
                                                                      std::string_view alias) const {
-  return db_.run_lookup("get_version_by_alias", lookup_key('a', model_name, alias),
-                        [&](Connection& connection) {
-                          auto rows = use(connection, detail::kVersionByAlias);
-                          rows->bind(1, model_name);
-                          rows->bind(2, alias);
-                          return detail::read_optional_version(rows, connection.label());
-                        });
+  return lookup(db_, "get_version_by_alias", detail::kVersionByAlias, model_name, alias);
 }
 
 std::vector<ModelVersion> detail::SqlCatalog::list_versions(std::string_view model_name,
