@@ -106,12 +106,8 @@ std::optional<ModelVersion> SqliteDatabase::run_lookup(
     ReaderLease lease(*this);
     // The probe stays active (not reset) until the lookup is done, which keeps the connection's
     // read transaction open: the data_version and the rows `load` reads are of one snapshot.
-    auto probe = use(lease.connection(), kDataVersion);
-    if (!probe->step()) {
-      throw StorageError(
-          fmt::format("SQLite database '{}': PRAGMA data_version returned no row", path_string_));
-    }
-    if (const ModelVersion* hit = lease.lookups().find(probe->int64(0), key)) return *hit;
+    const auto probe = use(lease.connection(), kDataVersion);
+    if (const ModelVersion* hit = lease.lookups().find(step_data_version(probe), key)) return *hit;
     std::optional<ModelVersion> result = load(lease.connection());
     // A miss (no such version) is not kept: any number of unknown names could be asked for.
     if (result) lease.lookups().remember(key, *result, options_.lookup_cache_versions);
@@ -123,15 +119,7 @@ std::int64_t SqliteDatabase::latest_event_sequence() const {
   return with_retry("latest_event_sequence", [&]() {
     std::lock_guard<std::mutex> lock(probe_mutex_);
     if (!probe_) probe_ = open_reader();
-    std::int64_t data_version = 0;
-    {
-      auto row = use(*probe_, kDataVersion);
-      if (!row->step()) {
-        throw StorageError(
-            fmt::format("SQLite database '{}': PRAGMA data_version returned no row", path_string_));
-      }
-      data_version = row->int64(0);
-    }
+    const std::int64_t data_version = step_data_version(use(*probe_, kDataVersion));
     if (probe_data_version_ != data_version) {
       auto row = use(*probe_, kLatestEvent);
       probe_latest_event_ = row->step() ? row->int64(0) : 0;

@@ -248,6 +248,16 @@ class SqliteDatabase : public SqlDatabase {
     return options;
   }
 
+  // Steps `probe`, a use of kDataVersion, and returns its connection's PRAGMA data_version; the
+  // statement stays active, holding the read transaction, until `probe` ends.
+  std::int64_t step_data_version(const StatementUse& probe) const {
+    if (!probe->step()) {
+      throw StorageError(
+          fmt::format("SQLite database '{}': PRAGMA data_version returned no row", path_string_));
+    }
+    return probe->int64(0);
+  }
+
   // Per-connection settings (none of them writes to the file), and the SQL functions searches
   // use.
   void configure(SqliteConnection& connection) const;
@@ -320,12 +330,7 @@ class SqliteDatabase : public SqlDatabase {
     return with_retry("data_version", [&]() {
       std::lock_guard<std::mutex> lock(probe_mutex_);
       if (!probe_) probe_ = open_reader();
-      auto row = use(*probe_, kDataVersion);
-      if (!row->step()) {
-        throw StorageError(
-            fmt::format("SQLite database '{}': PRAGMA data_version returned no row", path_string_));
-      }
-      return row->int64(0);
+      return step_data_version(use(*probe_, kDataVersion));
     });
   }
 
