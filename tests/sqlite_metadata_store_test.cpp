@@ -14,8 +14,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <memory>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -406,50 +408,6 @@ TEST_F(SqliteMetadataStoreTest, LookupsAreTheSameWithTheLookupCacheOffOrTooSmall
   }
 }
 
-TEST_F(SqliteMetadataStoreTest, ALookupIsNeverOlderThanAWriteThatFinishedBeforeIt) {
-  // One thread promotes versions one by one and publishes which has committed; readers (the
-  // writer's own store and another store on the file) ask for the Production version
-  // continually. A lookup that starts after the k-th promotion finished must show version k or
-  // a later one.
-  auto writer = open();
-  auto other = open();
-  constexpr int kVersions = 100;
-  constexpr int kReaders = 3;
-  for (int i = 1; i <= kVersions; ++i) writer->create_version(make_version("m", std::to_string(i)));
-  std::atomic<int> promoted{0};
-  std::atomic<bool> done{false};
-  std::vector<std::string> failures(kReaders);
-  std::vector<std::thread> readers;
-  for (int r = 0; r < kReaders; ++r) {
-    readers.emplace_back([&, r] {
-      SqliteMetadataStore& store = r == 0 ? *writer : *other;
-      try {
-        while (!done.load()) {
-          const int before = promoted.load();
-          const auto production = store.production_version("m");
-          const int seen = production ? std::stoi(production->version) : 0;
-          if (seen < before) {
-            failures[r] = "saw version " + std::to_string(seen) + " in Production after " +
-                          std::to_string(before) + " promotions";
-            return;
-          }
-        }
-      } catch (const std::exception& e) {
-        failures[r] = e.what();
-      }
-    });
-  }
-  for (int i = 1; i <= kVersions; ++i) {
-    ASSERT_TRUE(
-        writer->set_stage("m", std::to_string(i), ModelStage::Production, std::nullopt, at(i)));
-    promoted.store(i);
-  }
-  done.store(true);
-  for (auto& reader : readers) reader.join();
-  for (int r = 0; r < kReaders; ++r) EXPECT_EQ(failures[r], "") << "reader " << r;
-  EXPECT_EQ(other->production_version("m")->version, std::to_string(kVersions));
-}
-
 TEST_F(SqliteMetadataStoreTest, StoresOpeningOneNewFileAtOnceAllSucceed) {
   constexpr int kThreads = 8;
   const auto stores = open_at_once_and_write(kThreads);
@@ -457,44 +415,91 @@ TEST_F(SqliteMetadataStoreTest, StoresOpeningOneNewFileAtOnceAllSucceed) {
   EXPECT_EQ(stores[0]->list_versions("m").size(), static_cast<std::size_t>(kThreads));
 }
 
-TEST_F(SqliteMetadataStoreTest, AListingIsNeverOlderThanAWriteThatFinishedBeforeIt) {
-  // One thread registers versions one by one and publishes how many have committed; readers
-  // (the writer's own store and another store on the file) list continually. A listing that
-  // starts after the k-th commit finished must show at least k versions.
-  auto writer = open();
-  auto other = open();
-  constexpr int kVersions = 150;
+// Makes `writes` writes, write(1) .. write(writes), on this thread while three reader threads
+// (one on `writer`, two on `other`) read continually: check(store, before) reads once and
+// returns what is wrong with what it read ("" if nothing), `before` being the number of writes
+// that had finished when it started. Returns each reader's first failure ("" for none). The
+// readers are stopped and joined however the writes end.
+std::vector<std::string> check_reads_during_writes(
+    SqliteMetadataStore& writer, SqliteMetadataStore& other, int writes,
+    const std::function<void(int)>& write,
+    const std::function<std::string(const SqliteMetadataStore&, int)>& check) {
   constexpr int kReaders = 3;
-  std::atomic<int> committed{0};
+  std::atomic<int> finished{0};
   std::atomic<bool> done{false};
   std::vector<std::string> failures(kReaders);
   std::vector<std::thread> readers;
   for (int r = 0; r < kReaders; ++r) {
     readers.emplace_back([&, r] {
-      SqliteMetadataStore& store = r == 0 ? *writer : *other;
+      const SqliteMetadataStore& store = r == 0 ? writer : other;
       try {
         while (!done.load()) {
-          const int before = committed.load();
-          const auto listed = store.list_versions("m");
-          if (static_cast<int>(listed.size()) < before) {
-            failures[r] = "listed " + std::to_string(listed.size()) + " after " +
-                          std::to_string(before) + " commits";
-            return;
-          }
+          failures[r] = check(store, finished.load());
+          if (!failures[r].empty()) return;
         }
       } catch (const std::exception& e) {
         failures[r] = e.what();
       }
     });
   }
-  for (int i = 0; i < kVersions; ++i) {
-    writer->create_version(make_version("m", std::to_string(i)));
-    committed.store(i + 1);
+  struct Stop {
+    std::atomic<bool>& done;
+    std::vector<std::thread>& readers;
+    ~Stop() {
+      done.store(true);
+      for (auto& reader : readers) reader.join();
+    }
+  } stop{done, readers};
+  for (int i = 1; i <= writes; ++i) {
+    write(i);
+    finished.store(i);
   }
-  done.store(true);
-  for (auto& reader : readers) reader.join();
-  for (int r = 0; r < kReaders; ++r) EXPECT_EQ(failures[r], "") << "reader " << r;
+  return failures;
+}
+
+TEST_F(SqliteMetadataStoreTest, AListingIsNeverOlderThanAWriteThatFinishedBeforeIt) {
+  // The writer registers versions one by one; a listing that starts after the k-th commit
+  // finished must show at least k versions.
+  auto writer = open();
+  auto other = open();
+  constexpr int kVersions = 150;
+  const auto failures = check_reads_during_writes(
+      *writer, *other, kVersions,
+      [&](int i) { writer->create_version(make_version("m", std::to_string(i))); },
+      [](const SqliteMetadataStore& store, int before) -> std::string {
+        const auto listed = store.list_versions("m");
+        if (static_cast<int>(listed.size()) >= before) return "";
+        return "listed " + std::to_string(listed.size()) + " after " + std::to_string(before) +
+               " commits";
+      });
+  for (std::size_t r = 0; r < failures.size(); ++r) EXPECT_EQ(failures[r], "") << "reader " << r;
   EXPECT_EQ(other->list_versions("m").size(), static_cast<std::size_t>(kVersions));
+}
+
+TEST_F(SqliteMetadataStoreTest, ALookupIsNeverOlderThanAWriteThatFinishedBeforeIt) {
+  // The writer promotes versions one by one; a lookup of the Production version that starts
+  // after the k-th promotion finished must show version k or a later one.
+  auto writer = open();
+  auto other = open();
+  constexpr int kVersions = 100;
+  for (int i = 1; i <= kVersions; ++i) writer->create_version(make_version("m", std::to_string(i)));
+  const auto failures = check_reads_during_writes(
+      *writer, *other, kVersions,
+      [&](int i) {
+        if (!writer->set_stage("m", std::to_string(i), ModelStage::Production, std::nullopt,
+                               at(i))) {
+          throw std::runtime_error("version " + std::to_string(i) + " was not promoted");
+        }
+      },
+      [](const SqliteMetadataStore& store, int before) -> std::string {
+        const auto production = store.production_version("m");
+        const int seen = production ? std::stoi(production->version) : 0;
+        if (seen >= before) return "";
+        return "saw version " + std::to_string(seen) + " in Production after " +
+               std::to_string(before) + " promotions";
+      });
+  for (std::size_t r = 0; r < failures.size(); ++r) EXPECT_EQ(failures[r], "") << "reader " << r;
+  EXPECT_EQ(other->production_version("m")->version, std::to_string(kVersions));
 }
 
 // --- the database enforces the invariants -------------------------------------------------
