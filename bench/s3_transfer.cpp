@@ -8,7 +8,9 @@
 // The server comes from MODELREG_TEST_S3_BUCKET and the AWS_* variables (what scripts/s3-server
 // writes into DIR/env). Baselines: `curl -T file` with the file's SHA-256 (computed beforehand,
 // untimed) as x-amz-content-sha256, so the server checks the same bytes as for ours; and
-// `curl -o file`. Ours: save_artifact(path) (multipart in 16 MiB parts, each hashed),
+// `curl -o file`. Ours: save_artifact(path) (hashed, then one streaming PUT read from the file; a
+// file above
+// --single-put-mib goes up in parts),
 // load_artifact(path, std::ofstream) (GET into a temporary file, then copied out), and the
 // registry's load_artifact(name, version, file) (the GET written straight into the
 // destination's temporary file, then hashed and checked before it is renamed into place). Prints
@@ -77,8 +79,9 @@ std::string sha256_of(const fs::path& file) {
 int main(int argc, char** argv) {
   std::uint64_t size_mib = 64;
   int runs = 5;
-  std::size_t part_mib = 0;  // 0: S3Options' default
-  int concurrency = 0;       // likewise
+  std::size_t part_mib = 0;       // 0: S3Options' default
+  int concurrency = 0;            // likewise
+  long long single_put_mib = -1;  // likewise (-1); 0 sends the file in parts
   fs::path dir = mb::default_scratch_parent();
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
@@ -90,13 +93,15 @@ int main(int argc, char** argv) {
       part_mib = std::stoull(arg.substr(11));
     } else if (arg.rfind("--concurrency=", 0) == 0) {
       concurrency = std::stoi(arg.substr(14));
+    } else if (arg.rfind("--single-put-mib=", 0) == 0) {
+      single_put_mib = std::stoll(arg.substr(17));
     } else if (arg.rfind("--dir=", 0) == 0) {
       dir = arg.substr(6);
     } else {
-      std::fprintf(
-          stderr,
-          "usage: %s [--size-mib=N] [--runs=N] [--part-mib=N] [--concurrency=N] [--dir=DIR]\n",
-          argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--size-mib=N] [--runs=N] [--part-mib=N] [--concurrency=N] "
+                   "[--single-put-mib=N] [--dir=DIR]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -120,6 +125,7 @@ int main(int argc, char** argv) {
     options.prefix = "bench-s3-transfer";
     if (part_mib > 0) options.part_size = part_mib << 20;
     if (concurrency > 0) options.upload_concurrency = concurrency;
+    if (single_put_mib >= 0) options.single_put_limit = std::uint64_t(single_put_mib) << 20;
     modelreg::S3ModelStore store(options);
     const std::string curl = "curl -sS --fail --aws-sigv4 'aws:amz:" + store.options().region +
                              ":s3' --user \"$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY\" ";
@@ -175,9 +181,10 @@ int main(int argc, char** argv) {
                   mib / baseline, baseline / ours);
     };
     std::printf(
-        "S3 transfer of %llu MiB, %d runs, medians (endpoint %s; parts of %zu MiB, %d at "
-        "once)\n",
+        "S3 transfer of %llu MiB, %d runs, medians (endpoint %s; one PUT for a file of up to "
+        "%llu MiB, else parts of %zu MiB, %d at once)\n",
         static_cast<unsigned long long>(size_mib), runs, endpoint.c_str(),
+        static_cast<unsigned long long>(store.options().single_put_limit >> 20),
         store.options().part_size >> 20, store.options().upload_concurrency);
     line("upload: save_artifact(file)", median(our_put), median(curl_put), "curl -T");
     line("download: load_artifact(ostream)", median(our_get), median(curl_get), "curl -o");

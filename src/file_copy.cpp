@@ -134,6 +134,23 @@ FileStamp stamp_of(int fd, const std::string& what) {
                    static_cast<std::int64_t>(st.st_ctim.tv_sec) * kNs + st.st_ctim.tv_nsec};
 }
 
+std::uint64_t hash_file(int fd, HashPipeline& hash, const std::string& what) {
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  std::uint64_t total = 0;
+  for (;;) {
+    char* buffer = hash.acquire();
+    const ssize_t got = io().pread(fd, buffer, hash.buffer_size(), static_cast<off_t>(total));
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      throw StorageError(
+          fmt::format("cannot read the artifact of {}: {}", what, std::strerror(errno)));
+    }
+    if (got == 0) return total;
+    hash.submit(static_cast<std::size_t>(got));
+    total += static_cast<std::uint64_t>(got);
+  }
+}
+
 std::uint64_t copy_file_to_stream(int from, std::ostream& out, const std::string& what) {
   ::posix_fadvise(from, 0, 0, POSIX_FADV_SEQUENTIAL);
   std::vector<char> buffer(std::size_t{1} << 20);

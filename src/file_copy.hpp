@@ -40,6 +40,11 @@ struct FileStamp {
 // The stamp of the open file `fd`; throws StorageError naming `what` if fstat fails.
 FileStamp stamp_of(int fd, const std::string& what);
 
+// Passes all of the file `fd`, from its start to its end, through `hash` (read with pread: the
+// descriptor's offset is left alone). Returns the number of bytes hashed. Throws StorageError
+// naming `what` if a read fails.
+std::uint64_t hash_file(int fd, HashPipeline& hash, const std::string& what);
+
 // Writes all of the file `from` (from its start) to `out`. Returns the number of bytes written.
 // Throws StorageError naming `what` if reading fails or `out` does.
 std::uint64_t copy_file_to_stream(int from, std::ostream& out, const std::string& what);

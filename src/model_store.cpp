@@ -1,17 +1,21 @@
 #include "modelreg/model_store.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
 #include <istream>
 #include <ostream>
 #include <vector>
 
 #include "artifact_path.hpp"
+#include "fd_stream.hpp"
 #include "hashing_stream.hpp"
+#include "io.hpp"
 #include "modelreg/error.hpp"
 #include "modelreg/validation.hpp"
+#include "posix_file.hpp"
 #include "public_call.hpp"
 
 namespace modelreg {
@@ -86,17 +90,38 @@ std::string ModelStore::save_artifact(std::string_view model_name, std::string_v
 std::string ModelStore::save_artifact(std::string_view model_name, std::string_view version,
                                       const std::filesystem::path& source) {
   return detail::public_call("save_artifact", [&] {
-    std::ifstream in(source, std::ios::binary);
-    if (!in) {
-      std::error_code ec;
-      if (!std::filesystem::exists(source, ec)) {
+    std::error_code ec;
+    if (std::filesystem::is_directory(source, ec)) {
+      throw InvalidArgumentError(
+          fmt::format("artifact source file '{}' is a directory", source.string()));
+    }
+    detail::UniqueFd fd(detail::io().open(source.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) {
+      if (errno == ENOENT || errno == ENOTDIR) {
         throw NotFoundError(
             fmt::format("artifact source file '{}' does not exist", source.string()));
       }
-      throw StorageError(fmt::format("cannot open artifact source file '{}'", source.string()));
+      detail::throw_errno("cannot open artifact source file", source);
     }
+    if (auto sent = send_artifact_file(model_name, version, fd.get(), source)) {
+      return std::move(sent->path);
+    }
+    detail::FdInputStream in(std::move(fd));
     return save_artifact(model_name, version, in);
   });
+}
+
+std::optional<ModelStore::SentFile> ModelStore::send_artifact_file(
+    std::string_view model_name, std::string_view version, int fd,
+    const std::filesystem::path& source) {
+  return detail::public_call("send_artifact_file", [&] {
+    return send_file_impl(artifact_path(model_name, version), fd, source);
+  });
+}
+
+std::optional<ModelStore::SentFile> ModelStore::send_file_impl(
+    const std::string& /*path*/, int /*fd*/, const std::filesystem::path& /*source*/) {
+  return std::nullopt;
 }
 
 std::optional<std::string> ModelStore::fill_artifact(std::string_view model_name,

@@ -23,27 +23,6 @@
 namespace modelreg {
 namespace {
 
-// Reads `fd` from its start to its end through `hash`; throws StorageError naming `version` if
-// a read fails. Leaves the descriptor's offset at the start again.
-void hash_file(int fd, detail::HashPipeline& hash, const ModelVersion& version) {
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  for (;;) {
-    char* buffer = hash.acquire();
-    const ssize_t got = detail::io().read(fd, buffer, hash.buffer_size());
-    if (got < 0) {
-      if (errno == EINTR) continue;
-      throw StorageError(fmt::format("cannot read the artifact of {}: {}", version.full_name(),
-                                     std::strerror(errno)));
-    }
-    if (got == 0) break;
-    hash.submit(static_cast<std::size_t>(got));
-  }
-  if (::lseek(fd, 0, SEEK_SET) != 0) {
-    throw StorageError(fmt::format("cannot rewind the artifact of {}: {}", version.full_name(),
-                                   std::strerror(errno)));
-  }
-}
-
 // Copies `in` into a new unnamed temporary file through `hash`, and returns it opened
 // read-only: the file has no name left by then, so it goes away with the descriptor.
 ArtifactFile copy_to_unnamed_file(std::istream& in, detail::HashPipeline& hash,
@@ -100,7 +79,7 @@ std::optional<ArtifactFile> ModelRegistry::Impl::open_verified_file(
   if (!file) return std::nullopt;
   if (before != nullptr) *before = detail::stamp_of(file->fd(), version.full_name());
   detail::HashPipeline hash;
-  hash_file(file->fd(), hash, version);
+  detail::hash_file(file->fd(), hash, version.full_name());
   check_integrity(version, hash.size(), hash.hex_digest());
   return file;
 }

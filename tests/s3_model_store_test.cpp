@@ -8,11 +8,14 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <modelreg/modelreg.hpp>
 #include <modelreg/s3_model_store.hpp>
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "child_process.hpp"
+#include "io.hpp"
 #include "killed_writer.hpp"
 #include "model_store_conformance.hpp"
 #include "s3/s3_client.hpp"
@@ -38,6 +42,54 @@ using testing::kill_writer_mid_upload;
 using testing::pattern_text;
 using testing::PatternBuf;
 using testing::read_file;
+
+// Writes `text` to a new file at `path`.
+void write_file(const std::filesystem::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+  ASSERT_TRUE(out.flush()) << path;
+}
+
+// Changes the file at `path` under the reader's feet on every second pass over it (a pread at
+// offset 0 begins a pass; the store's first one hashes, its second sends): the first byte flipped,
+// or the file ending early at `end`, as if someone rewrote it between the store's hashing and its
+// PUT.
+class FileChangingIo final : public detail::Io {
+ public:
+  enum class Change { FlipFirstByte, EndAt };
+  FileChangingIo(const std::filesystem::path& path, Change change, off_t end = 0)
+      : change_(change), end_(end) {
+    struct stat status {};
+    EXPECT_EQ(::stat(path.c_str(), &status), 0) << path;
+    device_ = status.st_dev;
+    inode_ = status.st_ino;
+  }
+  ssize_t pread(int fd, void* data, std::size_t size, off_t offset) override {
+    struct stat status {};
+    if (::fstat(fd, &status) != 0 || status.st_dev != device_ || status.st_ino != inode_) {
+      return Io::pread(fd, data, size, offset);
+    }
+    if (offset == 0) ++passes_;
+    const bool changed = passes_ % 2 == 0;
+    if (changed && change_ == Change::EndAt) {
+      if (offset >= end_) return 0;
+      size = std::min(size, static_cast<std::size_t>(end_ - offset));
+    }
+    const ssize_t got = Io::pread(fd, data, size, offset);
+    if (changed && change_ == Change::FlipFirstByte && offset == 0 && got > 0) {
+      static_cast<char*>(data)[0] ^= 1;
+    }
+    return got;
+  }
+  int passes() const { return passes_; }
+
+ private:
+  Change change_;
+  off_t end_;
+  dev_t device_ = 0;
+  ino_t inode_ = 0;
+  int passes_ = 0;
+};
 
 // Removes every object and open upload under the test's prefix when the last user lets go, so
 // that a test against a bucket of one's own leaves nothing behind.
@@ -115,6 +167,89 @@ TEST_F(S3StoreTest, AnArtifactOfExactlyOnePartIsOnePut) {
   const std::string path = store_->save_artifact("m", "1", in);
   EXPECT_EQ(to_string(store_->load_artifact(path)), data);
   EXPECT_TRUE(store_->list_incomplete_uploads().empty());
+}
+
+TEST_F(S3StoreTest, AFileGoesUpInOnePutReadStraightFromIt) {
+  const std::size_t size = 12 * kMiB + 5;  // a stream of this size goes up in three parts
+  const std::string data = pattern_text(size);
+  const auto file = dir_.path() / "weights.bin";
+  ASSERT_NO_FATAL_FAILURE(write_file(file, data));
+  detail::s3::Client client(store_->options());
+  // The ETag of an object made by a multipart upload ends in "-<parts>"; one PUT's does not.
+  const auto etag_of = [&](const std::string& path) {
+    detail::s3::Request head;
+    head.method = "HEAD";
+    head.key = store_->options().prefix + "/" + path;
+    const auto response = client.perform(head, "HEAD");
+    EXPECT_EQ(response.status, 200) << path;
+    return response.header("etag");
+  };
+
+  const std::string path = store_->save_artifact("m", "1", file);
+  EXPECT_EQ(to_string(store_->load_artifact(path)), data);
+  EXPECT_EQ(etag_of(path).find('-'), std::string::npos) << etag_of(path);
+
+  // Through the registry: what it records is what the server checked.
+  ModelRegistry registry(store_, std::make_shared<SqliteMetadataStore>(dir_.path() / "catalog.db"));
+  RegisterOptions register_options;
+  register_options.artifact_file = file;
+  const ModelVersion version = registry.register_version("m", "2", register_options);
+  EXPECT_EQ(version.artifact_size, size);
+  EXPECT_EQ(version.artifact_sha256, detail::sha256_hex(data.data(), data.size()));
+  EXPECT_EQ(to_string(registry.load_artifact("m", "2").value()), data);
+  EXPECT_EQ(etag_of(ModelStore::artifact_path("m", "2")).find('-'), std::string::npos);
+
+  // Above single_put_limit, the file goes up as a stream does: in parts.
+  S3Options options = options_;
+  options.single_put_limit = 6 * kMiB;
+  S3ModelStore parts(options);
+  const std::string parted = parts.save_artifact("m", "3", file);
+  EXPECT_EQ(to_string(parts.load_artifact(parted)), data);
+  EXPECT_EQ(etag_of(parted).substr(etag_of(parted).find('-')), "-3\"") << etag_of(parted);
+  EXPECT_TRUE(store_->list_incomplete_uploads().empty());
+
+  S3Options too_large = options_;
+  too_large.single_put_limit = (std::uint64_t{5} << 30) + 1;
+  EXPECT_THROW(S3ModelStore{too_large}, InvalidArgumentError);
+}
+
+TEST_F(S3StoreTest, AFileThatChangesWhileItIsSentIsRefusedAndNothingIsRecorded) {
+  ModelRegistry registry = registry_with_real_weights();
+  const auto file = dir_.path() / "weights.bin";
+  ASSERT_NO_FATAL_FAILURE(write_file(file, pattern_text(kMiB)));
+  RegisterOptions register_options;
+  register_options.artifact_file = file;
+
+  {
+    // Rewritten between the hash and the PUT: the server refuses what no longer matches.
+    FileChangingIo changing(file, FileChangingIo::Change::FlipFirstByte);
+    detail::ScopedIo installed(changing);
+    try {
+      registry.register_version("m", "2", register_options);
+      ADD_FAILURE() << "registered a file that changed while it was sent";
+    } catch (const StorageError& e) {
+      EXPECT_NE(std::string(e.what()).find("XAmzContentSHA256Mismatch"), std::string::npos)
+          << e.what();
+    }
+    EXPECT_EQ(changing.passes(), 2);
+    EXPECT_THROW(store_->save_artifact("m", "1", file), StorageError);
+  }
+  {
+    // Cut short: the PUT stops reading and says so.
+    FileChangingIo shrinking(file, FileChangingIo::Change::EndAt, 300 * 1024);
+    detail::ScopedIo installed(shrinking);
+    try {
+      registry.register_version("m", "2", register_options);
+      ADD_FAILURE() << "registered a file that shrank while it was sent";
+    } catch (const StorageError& e) {
+      EXPECT_NE(std::string(e.what()).find("ended before"), std::string::npos) << e.what();
+    }
+  }
+  EXPECT_FALSE(registry.get_version("m", "2"));
+  EXPECT_EQ(store_->list_artifacts(), std::vector<std::string>{"m/1/model.bin"});
+  EXPECT_EQ(to_string(registry.load_artifact("m", "1").value()), "the real weights");
+  // Unchanged, the same file goes up.
+  EXPECT_EQ(registry.register_version("m", "2", register_options).artifact_size, kMiB);
 }
 
 TEST_F(S3StoreTest, ASourceFailingMidUploadAbortsItAndKeepsTheOldArtifact) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <functional>
 #include <iosfwd>
@@ -50,6 +51,22 @@ class ModelStore {
   // it to copy with the kernel and to hash what the store's file holds.
   std::optional<std::string> fill_artifact(std::string_view model_name, std::string_view version,
                                            const FileFill& fill);
+
+  // What send_artifact_file stored.
+  struct SentFile {
+    std::string path;        // as save_artifact returns it
+    std::uint64_t size = 0;  // bytes stored
+    std::string sha256;      // their lower-case hex SHA-256
+  };
+  // Saves the artifact for (model_name, version) as save_artifact does, from the regular file
+  // open at `fd`, its start to its end (read with pread: the descriptor's offset is left alone;
+  // `source` names it in messages), if this store sends a file better than through a stream
+  // (S3ModelStore: one streaming PUT, its SHA-256 computed first and checked by the server, so
+  // that a file that changes in between is refused); returns what it stored. nullopt, storing
+  // nothing, for a store that does not (the default) and for a file it would rather take as a
+  // stream. The registry's register_version from a file and save_artifact of a path use it.
+  std::optional<SentFile> send_artifact_file(std::string_view model_name, std::string_view version,
+                                             int fd, const std::filesystem::path& source);
 
   // Returns the bytes stored at `path` (as returned by save_artifact). Throws NotFoundError if
   // nothing is stored there, InvalidArgumentError for a path outside the store.
@@ -103,6 +120,10 @@ class ModelStore {
   virtual bool write_to_impl(const std::string& path, int fd) const;
   // Saves the artifact through `fill` and returns true; the default returns false.
   virtual bool fill_impl(const std::string& path, const FileFill& fill);
+  // Sends the file `fd` as the artifact at `path` and says what it stored; the default returns
+  // nullopt.
+  virtual std::optional<SentFile> send_file_impl(const std::string& path, int fd,
+                                                 const std::filesystem::path& source);
   // Maps an absolute path into the store ("name/version/model.bin"), or nullopt if it lies
   // outside; the default accepts no absolute path.
   virtual std::optional<std::string> relative_path_impl(std::string_view absolute) const;

@@ -39,6 +39,13 @@ struct S3Options {
   // the next is read and hashed: memory stays at (upload_concurrency + 1) * part_size.
   std::size_t part_size = std::size_t{8} << 20;
   int upload_concurrency = 2;
+  // An artifact saved from a regular file of at most this many bytes (save_artifact of a path,
+  // register_version's artifact_file) goes up in one streaming PUT instead, read straight from
+  // the file (no buffer) after a first pass has computed the SHA-256 the server checks it
+  // against; a larger file goes up as a stream does. At most 5 GiB, S3's limit for one PUT. One
+  // connection carries it all: where several parallel ones move more (AWS itself, far away),
+  // a lower limit sends large files as multipart uploads.
+  std::uint64_t single_put_limit = std::uint64_t{5} << 30;
 
   // Requests that fail with a connection error, a timeout, HTTP 5xx or 429 are retried this many
   // times in all, waiting initial_backoff, then twice as long each time (with jitter).
@@ -62,8 +69,9 @@ struct S3Options {
 // MinIO, ...), talking to it over HTTP(S) with libcurl, requests signed with AWS Signature
 // Version 4. The artifact "name/version/model.bin" is the object "<prefix>/name/version/model.bin".
 //
-// - Saving is atomic: an artifact of at most part_size bytes is one PUT, a larger one a
-//   multipart upload that becomes visible only when completed; a failed save aborts its upload,
+// - Saving is atomic: an artifact of at most part_size bytes (or a file of at most
+//   single_put_limit bytes) is one PUT, a larger one a multipart upload that becomes visible only
+//   when completed; a failed save aborts its upload,
 //   so a reader sees the old object or the new one, never a mix. Every request carries the
 //   payload's real SHA-256 (x-amz-content-sha256), so the server refuses bytes damaged on the
 //   way. Memory stays bounded by a few parts whatever the artifact's size.
@@ -109,6 +117,8 @@ class S3ModelStore final : public ModelStore {
   void save_impl(const std::string& path, std::istream& in) override;
   std::unique_ptr<std::istream> open_impl(const std::string& path) const override;
   bool write_to_impl(const std::string& path, int fd) const override;
+  std::optional<SentFile> send_file_impl(const std::string& path, int fd,
+                                         const std::filesystem::path& source) override;
   bool delete_impl(const std::string& path) override;
   std::vector<std::string> list_impl() const override;
 

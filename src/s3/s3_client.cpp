@@ -13,6 +13,7 @@
 #include <random>
 #include <thread>
 
+#include "io.hpp"
 #include "modelreg/error.hpp"
 #include "sha256.hpp"
 
@@ -36,14 +37,28 @@ struct Transfer {
   std::size_t sent = 0;
   Response response;
   int write_error = 0;  // errno of a failed write to download_fd
+  int read_error = 0;   // errno of a failed read of body_fd (ENODATA: the file ended first)
 };
 
 std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* user) {
   auto& t = *static_cast<Transfer*>(user);
   const std::size_t n = std::min(size * count, t.request->body_size - t.sent);
-  std::memcpy(buffer, t.request->body + t.sent, n);
-  t.sent += n;
-  return n;
+  if (t.request->body_fd < 0) {
+    std::memcpy(buffer, t.request->body + t.sent, n);
+    t.sent += n;
+    return n;
+  }
+  if (n == 0) return 0;
+  for (;;) {
+    const ssize_t got = io().pread(t.request->body_fd, buffer, n, static_cast<off_t>(t.sent));
+    if (got < 0 && errno == EINTR) continue;
+    if (got <= 0) {
+      t.read_error = got < 0 ? errno : ENODATA;
+      return CURL_READFUNC_ABORT;
+    }
+    t.sent += static_cast<std::size_t>(got);
+    return static_cast<std::size_t>(got);
+  }
 }
 
 // libcurl rewinds the body to send it again on a new connection (a reused one the server
@@ -315,6 +330,14 @@ Response Client::perform(const Request& request, std::string_view what) const {
       long status = 0;
       curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
       transfer.response.status = status;
+    }
+    if (transfer.read_error != 0) {
+      throw StorageError(
+          transfer.read_error == ENODATA
+              ? fmt::format("{}: the file being sent ended before its {} bytes (it changed)", what,
+                            request.body_size)
+              : fmt::format("{}: cannot read the file being sent: {}", what,
+                            std::strerror(transfer.read_error)));
     }
     if (transfer.write_error != 0) {
       throw StorageError(fmt::format("{}: cannot write the downloaded bytes: {}", what,

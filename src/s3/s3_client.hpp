@@ -23,8 +23,12 @@ struct Request {
   std::string query;           // canonical query without '?' ("" for none)
   const char* body = nullptr;  // for PUT and POST
   std::size_t body_size = 0;
-  std::string body_sha256;  // hex SHA-256 of the body (empty: computed here)
-  int download_fd = -1;     // if >= 0, a successful body is written to this file
+  std::string body_sha256;  // hex SHA-256 of the body (empty: computed here from `body`)
+  // If >= 0 (PUT only), the body is the first body_size bytes of this file instead, read with
+  // pread (its offset is left alone); body_sha256 must be given. A read that fails or finds the
+  // file shorter fails the request with StorageError.
+  int body_fd = -1;
+  int download_fd = -1;  // if >= 0, a successful body is written to this file
 };
 
 struct Response {

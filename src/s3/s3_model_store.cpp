@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,6 +17,9 @@
 #include "artifact_path.hpp"
 #include "content_rules.hpp"
 #include "fd_stream.hpp"
+#include "file_copy.hpp"
+#include "hash_pipeline.hpp"
+#include "io.hpp"
 #include "modelreg/error.hpp"
 #include "modelreg/timestamp.hpp"
 #include "modelreg/validation.hpp"
@@ -29,6 +33,7 @@ namespace {
 
 constexpr std::size_t kMinPartSize = std::size_t{5} << 20;
 constexpr int kMaxParts = 10000;
+constexpr std::uint64_t kMaxSinglePut = std::uint64_t{5} << 30;
 
 // Reads up to `buffer.size()` bytes of `in`; returns how many. Throws StorageError if the
 // stream fails before its end.
@@ -138,6 +143,10 @@ S3Options S3Options::resolved() const {
   if (r.part_size < kMinPartSize) {
     throw InvalidArgumentError(
         fmt::format("S3 part size {} is below S3's minimum of 5 MiB", r.part_size));
+  }
+  if (r.single_put_limit > kMaxSinglePut) {
+    throw InvalidArgumentError(fmt::format(
+        "S3 single_put_limit {} is above S3's limit of 5 GiB for one PUT", r.single_put_limit));
   }
   if (r.max_attempts < 1) throw InvalidArgumentError("S3 max_attempts must be at least 1");
   if (r.upload_concurrency < 1 || r.upload_concurrency > 64) {
@@ -375,6 +384,32 @@ void S3ModelStore::save_impl(const std::string& path, std::istream& in) {
   } else {
     impl_->upload_multipart(path, in, buffer, first);
   }
+}
+
+std::optional<ModelStore::SentFile> S3ModelStore::send_file_impl(
+    const std::string& path, int fd, const std::filesystem::path& source) {
+  struct stat status {};
+  if (detail::io().fstat(fd, &status) != 0) detail::throw_errno("cannot stat", source);
+  if (!S_ISREG(status.st_mode) ||
+      static_cast<std::uint64_t>(status.st_size) > impl_->options.single_put_limit) {
+    return std::nullopt;
+  }
+  // The hash first, for x-amz-content-sha256: the server then checks the bytes the PUT reads
+  // from the file again against it, and refuses them if the file changed in between.
+  detail::HashPipeline hash;
+  const std::uint64_t size = detail::hash_file(fd, hash, "'" + source.string() + "'");
+  if (size > impl_->options.single_put_limit) return std::nullopt;  // it grew meanwhile
+  SentFile sent{path, size, hash.hex_digest()};
+  detail::s3::Request request;
+  request.method = "PUT";
+  request.key = impl_->key(path);
+  request.body_fd = fd;
+  request.body_size = static_cast<std::size_t>(size);
+  request.body_sha256 = sent.sha256;
+  const std::string what = fmt::format("PUT '{}' from '{}'", request.key, source.string());
+  const auto response = impl_->client.perform(request, what);
+  if (response.status != 200) detail::s3::throw_response_error(response, what);
+  return sent;
 }
 
 std::unique_ptr<std::istream> S3ModelStore::open_impl(const std::string& path) const {
