@@ -155,9 +155,15 @@ Bytes ModelStore::load_artifact(std::string_view path) const {
 
 void ModelStore::load_artifact(std::string_view path, std::ostream& out) const {
   detail::public_call("load_artifact", [&] {
-    auto in = open_artifact(path);
+    const std::string normalized = normalize_path(path);
+    if (write_stream_impl(normalized, out)) return;
+    auto in = open_impl(normalized);
     copy_stream(*in, out, path);
   });
+}
+
+bool ModelStore::write_stream_impl(const std::string& /*path*/, std::ostream& /*out*/) const {
+  return false;
 }
 
 std::unique_ptr<std::istream> ModelStore::open_artifact(std::string_view path) const {

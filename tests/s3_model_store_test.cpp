@@ -20,8 +20,10 @@
 #include <modelreg/modelreg.hpp>
 #include <modelreg/s3_model_store.hpp>
 #include <modelreg/sqlite_metadata_store.hpp>
+#include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "child_process.hpp"
@@ -89,6 +91,113 @@ class FileChangingIo final : public detail::Io {
   dev_t device_ = 0;
   ino_t inode_ = 0;
   int passes_ = 0;
+};
+
+// A TCP proxy on 127.0.0.1 in front of the gateway (an http://127.0.0.1:<port> endpoint) that
+// cuts its first connection once `cut_after` bytes of the server's answers have gone through,
+// calling `on_cut` first, as a network failing mid-download would; later connections it relays
+// whole. It keeps what the clients sent.
+class CuttingProxy {
+ public:
+  CuttingProxy(const std::string& upstream, std::size_t cut_after,
+               std::function<void()> on_cut = {})
+      : cut_after_(cut_after), on_cut_(std::move(on_cut)) {
+    upstream_port_ =
+        static_cast<std::uint16_t>(std::stoi(upstream.substr(upstream.rfind(':') + 1)));
+    listener_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address = loopback(0);
+    EXPECT_EQ(::bind(listener_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    EXPECT_EQ(::listen(listener_, 8), 0);
+    socklen_t length = sizeof address;
+    EXPECT_EQ(::getsockname(listener_, reinterpret_cast<sockaddr*>(&address), &length), 0);
+    port_ = ntohs(address.sin_port);
+    acceptor_ = std::thread([this] { accept_loop(); });
+  }
+  ~CuttingProxy() {
+    stopping_ = true;
+    acceptor_.join();
+    for (auto& relay : relays_) relay.join();
+    ::close(listener_);
+  }
+  CuttingProxy(const CuttingProxy&) = delete;
+  CuttingProxy& operator=(const CuttingProxy&) = delete;
+
+  std::string endpoint() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  int connections() const { return connections_; }
+  std::string requests() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  static sockaddr_in loopback(std::uint16_t port) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(port);
+    return address;
+  }
+  void accept_loop() {
+    while (!stopping_) {
+      pollfd ready{listener_, POLLIN, 0};
+      if (::poll(&ready, 1, 50) <= 0) continue;
+      const int client = ::accept4(listener_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (client < 0) continue;
+      const bool cut = connections_++ == 0;
+      relays_.emplace_back([this, client, cut] { relay(client, cut); });
+    }
+  }
+  void relay(int client, bool cut) {
+    const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in address = loopback(upstream_port_);
+    if (::connect(server, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+      ADD_FAILURE() << "the proxy cannot reach the gateway";
+      ::close(server);
+      ::close(client);
+      return;
+    }
+    std::size_t answered = 0;
+    char buffer[64 * 1024];
+    while (!stopping_) {
+      pollfd ends[2] = {{client, POLLIN, 0}, {server, POLLIN, 0}};
+      if (::poll(ends, 2, 50) <= 0) continue;
+      if (ends[0].revents != 0) {
+        const ssize_t got = ::read(client, buffer, sizeof buffer);
+        if (got <= 0) break;
+        {
+          std::lock_guard<std::mutex> lock(mutex_);
+          requests_.append(buffer, static_cast<std::size_t>(got));
+        }
+        if (::send(server, buffer, static_cast<std::size_t>(got), MSG_NOSIGNAL) != got) break;
+      }
+      if (ends[1].revents != 0) {
+        ssize_t got = ::read(server, buffer, sizeof buffer);
+        if (got <= 0) break;
+        const bool cutting = cut && answered + static_cast<std::size_t>(got) >= cut_after_;
+        if (cutting) got = static_cast<ssize_t>(cut_after_ - answered);
+        if (::send(client, buffer, static_cast<std::size_t>(got), MSG_NOSIGNAL) != got) break;
+        answered += static_cast<std::size_t>(got);
+        if (cutting) {
+          if (on_cut_) on_cut_();
+          break;
+        }
+      }
+    }
+    ::close(server);
+    ::close(client);
+  }
+
+  std::size_t cut_after_;
+  std::function<void()> on_cut_;
+  std::uint16_t upstream_port_ = 0;
+  std::uint16_t port_ = 0;
+  int listener_ = -1;
+  std::atomic<bool> stopping_{false};
+  std::atomic<int> connections_{0};
+  mutable std::mutex mutex_;
+  std::string requests_;
+  std::thread acceptor_;
+  std::vector<std::thread> relays_;  // only the acceptor adds to it while it runs
 };
 
 // Removes every object and open upload under the test's prefix when the last user lets go, so
@@ -250,6 +359,55 @@ TEST_F(S3StoreTest, AFileThatChangesWhileItIsSentIsRefusedAndNothingIsRecorded) 
   EXPECT_EQ(to_string(registry.load_artifact("m", "1").value()), "the real weights");
   // Unchanged, the same file goes up.
   EXPECT_EQ(registry.register_version("m", "2", register_options).artifact_size, kMiB);
+}
+
+TEST_F(S3StoreTest, AStreamedDownloadCutMidwayResumesWhereItStopped) {
+  if (options_.endpoint.rfind("http://127.0.0.1:", 0) != 0) {
+    GTEST_SKIP() << "the cutting proxy needs a gateway at http://127.0.0.1:<port>, not "
+                 << options_.endpoint;
+  }
+  const std::string data = pattern_text(3 * kMiB + 7);
+  const std::string path = store_->save_artifact("m", "1", to_bytes(data));
+  CuttingProxy proxy(options_.endpoint, kMiB);
+  S3Options options = options_;
+  options.endpoint = proxy.endpoint();
+  options.initial_backoff = std::chrono::milliseconds(10);
+  S3ModelStore through_proxy(options);
+  std::ostringstream out;
+  through_proxy.load_artifact(path, out);
+  EXPECT_EQ(out.str(), data);
+  EXPECT_EQ(proxy.connections(), 2);
+  // The second request asked for the rest of the same object only.
+  const std::string requests = proxy.requests();
+  EXPECT_NE(requests.find("Range: bytes="), std::string::npos) << requests;
+  EXPECT_NE(requests.find("If-Match: "), std::string::npos) << requests;
+}
+
+TEST_F(S3StoreTest, AStreamedDownloadWhoseObjectIsReplacedMidwayFails) {
+  if (options_.endpoint.rfind("http://127.0.0.1:", 0) != 0) {
+    GTEST_SKIP() << "the cutting proxy needs a gateway at http://127.0.0.1:<port>, not "
+                 << options_.endpoint;
+  }
+  const std::string data = pattern_text(3 * kMiB + 7);
+  const std::string path = store_->save_artifact("m", "1", to_bytes(data));
+  // Replaced while the connection is down: the rest would be of another object.
+  CuttingProxy proxy(options_.endpoint, kMiB, [&] {
+    store_->save_artifact("m", "1", to_bytes(std::string(data.size(), 'x')));
+  });
+  S3Options options = options_;
+  options.endpoint = proxy.endpoint();
+  options.initial_backoff = std::chrono::milliseconds(10);
+  S3ModelStore through_proxy(options);
+  std::ostringstream out;
+  try {
+    through_proxy.load_artifact(path, out);
+    ADD_FAILURE() << "a download went on into an object that replaced the first";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("the object changed"), std::string::npos) << e.what();
+  }
+  // What the stream got is the start of the first object, nothing of the second.
+  ASSERT_LT(out.str().size(), kMiB);
+  EXPECT_EQ(out.str(), data.substr(0, out.str().size()));
 }
 
 TEST_F(S3StoreTest, ASourceFailingMidUploadAbortsItAndKeepsTheOldArtifact) {

@@ -72,7 +72,9 @@ class ModelStore {
   // nothing is stored there, InvalidArgumentError for a path outside the store.
   Bytes load_artifact(std::string_view path) const;
   // Copies the artifact at `path` to `out` in bounded memory. Same errors as above, plus
-  // StorageError if `out` fails.
+  // StorageError if `out` fails. Unverified, and a store may stream the bytes as they come
+  // (S3ModelStore does): after an error `out` may hold the first part of them (the registry's
+  // load_artifact to a stream verifies first and hands out nothing unverified).
   void load_artifact(std::string_view path, std::ostream& out) const;
 
   // Opens the artifact at `path` for streaming reads; the stream stays valid if the artifact is
@@ -118,6 +120,9 @@ class ModelStore {
   virtual std::optional<ArtifactFile> open_file_impl(const std::string& path) const;
   // Fills `fd` with the artifact and returns true; the default returns false.
   virtual bool write_to_impl(const std::string& path, int fd) const;
+  // Writes the artifact to `out` and returns true, if the store streams it faster than through
+  // open_impl; the default returns false, writing nothing.
+  virtual bool write_stream_impl(const std::string& path, std::ostream& out) const;
   // Saves the artifact through `fill` and returns true; the default returns false.
   virtual bool fill_impl(const std::string& path, const FileFill& fill);
   // Sends the file `fd` as the artifact at `path` and says what it stored; the default returns

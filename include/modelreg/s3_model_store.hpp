@@ -78,6 +78,9 @@ struct S3Options {
 // - open_artifact downloads the object into an unnamed temporary file first (in TMPDIR), so the
 //   stream keeps the bytes it opened when the object is replaced or deleted meanwhile, and can
 //   seek; load_artifact of the registry verifies those bytes against the catalog's SHA-256.
+//   The store's own load_artifact(path, ostream) streams the GET's body into the stream as it
+//   comes, a retry resuming where it stopped if the object is still the same (Range, If-Match),
+//   failing with StorageError if it changed.
 // - Deleting an artifact also aborts the multipart uploads still open for its key (those of a
 //   writer that died mid-save, which recovery settles by deleting the artifact).
 // - Errors: a missing object is NotFoundError; anything the server refuses (a wrong secret, a
@@ -117,6 +120,7 @@ class S3ModelStore final : public ModelStore {
   void save_impl(const std::string& path, std::istream& in) override;
   std::unique_ptr<std::istream> open_impl(const std::string& path) const override;
   bool write_to_impl(const std::string& path, int fd) const override;
+  bool write_stream_impl(const std::string& path, std::ostream& out) const override;
   std::optional<SentFile> send_file_impl(const std::string& path, int fd,
                                          const std::filesystem::path& source) override;
   bool delete_impl(const std::string& path) override;

@@ -8,8 +8,10 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <mutex>
+#include <ostream>
 #include <random>
 #include <thread>
 
@@ -38,7 +40,33 @@ struct Transfer {
   Response response;
   int write_error = 0;  // errno of a failed write to download_fd
   int read_error = 0;   // errno of a failed read of body_fd (ENODATA: the file ended first)
+  // A download to a stream: bytes delivered to it by every attempt so far; those of this
+  // attempt's body still to drop (a server that answered a Range request with the whole body).
+  std::uint64_t* delivered = nullptr;
+  std::uint64_t resume_from = 0;
+  std::uint64_t skip = 0;
+  bool body_started = false;
+  bool stream_failed = false;
 };
+
+// Writes a successful body's bytes to the request's stream (download_stream).
+std::size_t stream_body(Transfer& t, const char* data, std::size_t n) {
+  if (!t.body_started) {
+    t.body_started = true;
+    if (t.response.status == 200) t.skip = t.resume_from;  // the whole body again
+  }
+  const std::size_t dropped = static_cast<std::size_t>(std::min<std::uint64_t>(t.skip, n));
+  t.skip -= dropped;
+  if (dropped < n) {
+    t.request->download_stream->write(data + dropped, static_cast<std::streamsize>(n - dropped));
+    if (!*t.request->download_stream) {
+      t.stream_failed = true;
+      return 0;  // aborts the transfer
+    }
+    *t.delivered += n - dropped;
+  }
+  return n;
+}
 
 std::size_t read_body(char* buffer, std::size_t size, std::size_t count, void* user) {
   auto& t = *static_cast<Transfer*>(user);
@@ -76,8 +104,10 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
   auto& t = *static_cast<Transfer*>(user);
   const std::size_t n = size * count;
   long status = t.response.status;
-  // Only a successful body goes to the file; an error's body is kept for its message.
-  if (t.request->download_fd >= 0 && status >= 200 && status < 300) {
+  // Only a successful body goes to the file or stream; an error's body is kept for its message.
+  const bool success = status >= 200 && status < 300;
+  if (t.request->download_stream != nullptr && success) return stream_body(t, data, n);
+  if (t.request->download_fd >= 0 && success) {
     for (std::size_t done = 0; done < n;) {
       const ssize_t written = ::write(t.request->download_fd, data + done, n - done);
       if (written < 0) {
@@ -89,7 +119,8 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
     }
     return n;
   }
-  if (t.response.body.size() < kMaxErrorBody || t.request->download_fd < 0) {
+  if (t.response.body.size() < kMaxErrorBody ||
+      (t.request->download_fd < 0 && t.request->download_stream == nullptr)) {
     t.response.body.append(data, n);
   }
   return n;
@@ -256,6 +287,8 @@ Response Client::perform(const Request& request, std::string_view what) const {
       static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
   auto backoff = options_.initial_backoff;
   std::string last_failure;
+  std::uint64_t delivered = 0;  // to download_stream, by every attempt
+  std::string etag;             // of the object being streamed, once a part of it went out
   for (int attempt = 1;; ++attempt) {
     if (request.download_fd >= 0 && (::ftruncate(request.download_fd, 0) != 0 ||
                                      ::lseek(request.download_fd, 0, SEEK_SET) != 0)) {
@@ -264,6 +297,8 @@ Response Client::perform(const Request& request, std::string_view what) const {
     }
     Transfer transfer;
     transfer.request = &request;
+    transfer.delivered = &delivered;
+    transfer.resume_from = delivered;
     // The handle goes back to the pool and the header list is freed however this attempt ends.
     struct Attempt {
       Pool& pool;
@@ -285,6 +320,21 @@ Response Client::perform(const Request& request, std::string_view what) const {
     }
     if (std::strcmp(request.method, "POST") == 0) {
       headers = curl_slist_append(headers, "Content-Type: application/xml");
+    }
+    std::string range;
+    std::string if_match;
+    if (delivered > 0) {
+      // The rest of the same object: the stream has the first `delivered` bytes already.
+      if (etag.empty()) {
+        throw StorageError(fmt::format(
+            "{} failed after {} bytes had gone to the stream, and the server gave no ETag to "
+            "resume by: {}",
+            what, delivered, last_failure));
+      }
+      range = fmt::format("Range: bytes={}-", delivered);
+      if_match = "If-Match: " + etag;
+      headers = curl_slist_append(headers, range.c_str());
+      headers = curl_slist_append(headers, if_match.c_str());
     }
     curl_easy_setopt(handle, CURLOPT_URL, target.c_str());
     curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
@@ -338,6 +388,25 @@ Response Client::perform(const Request& request, std::string_view what) const {
                             request.body_size)
               : fmt::format("{}: cannot read the file being sent: {}", what,
                             std::strerror(transfer.read_error)));
+    }
+    if (transfer.stream_failed) {
+      throw StorageError(
+          fmt::format("{}: writing to the stream failed after {} bytes", what, delivered));
+    }
+    if (delivered > 0 && etag.empty()) etag = transfer.response.header("etag");
+    if (transfer.resume_from > 0 && code == CURLE_OK) {
+      const long status = transfer.response.status;
+      if (status == 412) {
+        throw StorageError(fmt::format(
+            "{}: the object changed after {} of its bytes had gone to the stream (discard them)",
+            what, transfer.resume_from));
+      }
+      if (status == 416 && transfer.response.header("content-range") ==
+                               fmt::format("bytes */{}", transfer.resume_from)) {
+        transfer.response.status = 200;  // it had all gone out before the failure
+      } else if (status == 206) {
+        transfer.response.status = 200;  // whole now
+      }
     }
     if (transfer.write_error != 0) {
       throw StorageError(fmt::format("{}: cannot write the downloaded bytes: {}", what,

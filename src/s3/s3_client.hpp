@@ -7,6 +7,7 @@
 // encoded by uri_encode).
 
 #include <cstddef>
+#include <iosfwd>
 #include <map>
 #include <memory>
 #include <string>
@@ -29,6 +30,11 @@ struct Request {
   // file shorter fails the request with StorageError.
   int body_fd = -1;
   int download_fd = -1;  // if >= 0, a successful body is written to this file
+  // If set (GET only), a successful body is written to this stream as it arrives. What went to
+  // it is never sent again: a retry after a part of the body asks for the rest (Range) of the
+  // same object (If-Match its ETag), and fails with StorageError if the object changed. A
+  // resumed download that completes reports status 200.
+  std::ostream* download_stream = nullptr;
 };
 
 struct Response {

@@ -198,6 +198,19 @@ struct S3ModelStore::Impl {
     if (response.status != 200) detail::s3::throw_response_error(response, "PUT " + request.key);
   }
 
+  // Performs `get` (a GET of the artifact at `path`, its body going to a file or a stream).
+  // Throws NotFoundError if there is no such object, StorageError for any other failure.
+  void get(const std::string& path, const detail::s3::Request& request) const {
+    const std::string what = "GET '" + request.key + "'";
+    const auto response = client.perform(request, what);
+    // A missing bucket is a StorageError (throw_response_error), not a missing artifact.
+    if (detail::s3::is_missing_object(response)) {
+      throw NotFoundError(fmt::format("no artifact at '{}' (object '{}' of bucket '{}')", path,
+                                      request.key, options.bucket));
+    }
+    if (response.status != 200) detail::s3::throw_response_error(response, what);
+  }
+
   void upload_multipart(const std::string& path, std::istream& in, std::vector<char>& buffer,
                         std::size_t first) const;
   // False (and a warning logged) if the server did not take the abort.
@@ -426,14 +439,15 @@ bool S3ModelStore::write_to_impl(const std::string& path, int fd) const {
   detail::s3::Request get;
   get.key = impl_->key(path);
   get.download_fd = fd;
-  const std::string what = "GET '" + get.key + "'";
-  const auto response = impl_->client.perform(get, what);
-  // A missing bucket is a StorageError (throw_response_error), not a missing artifact.
-  if (detail::s3::is_missing_object(response)) {
-    throw NotFoundError(fmt::format("no artifact at '{}' (object '{}' of bucket '{}')", path,
-                                    get.key, impl_->options.bucket));
-  }
-  if (response.status != 200) detail::s3::throw_response_error(response, what);
+  impl_->get(path, get);
+  return true;
+}
+
+bool S3ModelStore::write_stream_impl(const std::string& path, std::ostream& out) const {
+  detail::s3::Request get;
+  get.key = impl_->key(path);
+  get.download_stream = &out;
+  impl_->get(path, get);
   return true;
 }
 
