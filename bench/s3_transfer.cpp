@@ -8,13 +8,12 @@
 // The server comes from MODELREG_TEST_S3_BUCKET and the AWS_* variables (what scripts/s3-server
 // writes into DIR/env). Baselines: `curl -T file` with the file's SHA-256 (computed beforehand,
 // untimed) as x-amz-content-sha256, so the server checks the same bytes as for ours; and
-// `curl -o file`. Ours: save_artifact(path) (hashed, then one streaming PUT read from the file; a
-// file above
-// --single-put-mib goes up in parts),
-// load_artifact(path, std::ofstream) (GET into a temporary file, then copied out), and the
-// registry's load_artifact(name, version, file) (the GET written straight into the
-// destination's temporary file, then hashed and checked before it is renamed into place). Prints
-// the median of each and the ratio, and this process's peak RSS.
+// `curl -o file` (and `curl -o file && sync file`, as durable as the registry's load to a file).
+// Ours: save_artifact(path) (hashed, then one streaming PUT read from the file; a file above
+// --single-put-mib goes up in parts), load_artifact(path, std::ofstream) (the GET's body streamed
+// into it), and the registry's load_artifact(name, version, file) (the GET written straight into
+// the destination's temporary file, then hashed and checked, made durable and renamed into place).
+// Prints the median of each and the ratio, and this process's peak RSS.
 
 #include <sys/wait.h>
 
@@ -142,7 +141,7 @@ int main(int argc, char** argv) {
     register_options.artifact_file = source;
     registry.register_version("bench", "2", register_options);
 
-    std::vector<double> curl_put, curl_get, our_put, our_get, verified_get;
+    std::vector<double> curl_put, curl_get, curl_get_synced, our_put, our_get, verified_get;
     mb::reset_peak_rss();
     for (int r = 0; r < runs; ++r) {
       curl_put.push_back(seconds_of([&] {
@@ -153,6 +152,11 @@ int main(int argc, char** argv) {
       curl_get.push_back(seconds_of([&] {
         run(curl + "-H 'x-amz-content-sha256: " + empty_sha + "' -o '" + fetched.string() + "' '" +
             curl_url + "'");
+      }));
+      // The registry's load to a file is durable (fsync before the rename): the same for curl.
+      curl_get_synced.push_back(seconds_of([&] {
+        run(curl + "-H 'x-amz-content-sha256: " + empty_sha + "' -o '" + fetched.string() + "' '" +
+            curl_url + "' && sync '" + fetched.string() + "'");
       }));
       our_get.push_back(seconds_of([&] {
         std::ofstream out(fetched, std::ios::binary | std::ios::trunc);
@@ -166,10 +170,10 @@ int main(int argc, char** argv) {
         }
       }));
       std::fprintf(stderr,
-                   "# run %d: curl -T %.3f s, save %.3f s, curl -o %.3f s, load %.3f s, "
-                   "verified load %.3f s\n",
-                   r + 1, curl_put.back(), our_put.back(), curl_get.back(), our_get.back(),
-                   verified_get.back());
+                   "# run %d: curl -T %.3f s, save %.3f s, curl -o %.3f s, curl -o + sync %.3f s, "
+                   "load %.3f s, verified load %.3f s\n",
+                   r + 1, curl_put.back(), our_put.back(), curl_get.back(), curl_get_synced.back(),
+                   our_get.back(), verified_get.back());
     }
     store.delete_artifact("bench/1/model.bin");
     registry.delete_version("bench", "2");
@@ -190,6 +194,7 @@ int main(int argc, char** argv) {
     line("download: load_artifact(ostream)", median(our_get), median(curl_get), "curl -o");
     line("download: registry, to a file, verified", median(verified_get), median(curl_get),
          "curl -o");
+    line("  the same, durable as ours", median(verified_get), median(curl_get_synced), "+ sync");
     std::printf("peak RSS of this process during the runs: %.1f MiB\n",
                 mb::to_mib(mb::peak_rss_bytes()));
   } catch (const std::exception& e) {
