@@ -1,6 +1,7 @@
 #include "s3/s3_client.hpp"
 
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
 
@@ -23,6 +24,8 @@ namespace modelreg::detail::s3 {
 namespace {
 
 constexpr std::size_t kMaxErrorBody = 64 * 1024;
+// How much of a download goes to disk at a time when the caller wants it durable.
+constexpr std::uint64_t kWritebackChunk = std::uint64_t{8} << 20;
 
 void global_init() {
   static std::once_flag once;
@@ -38,8 +41,10 @@ struct Transfer {
   const Request* request = nullptr;
   std::size_t sent = 0;
   Response response;
-  int write_error = 0;  // errno of a failed write to download_fd
-  int read_error = 0;   // errno of a failed read of body_fd (ENODATA: the file ended first)
+  int write_error = 0;             // errno of a failed write to download_fd
+  std::uint64_t downloaded = 0;    // bytes written to download_fd
+  std::uint64_t written_back = 0;  // of which writeback was started
+  int read_error = 0;  // errno of a failed read of body_fd (ENODATA: the file ended first)
   // A download to a stream: bytes delivered to it by every attempt so far; those of this
   // attempt's body still to drop (a server that answered a Range request with the whole body).
   std::uint64_t* delivered = nullptr;
@@ -116,6 +121,13 @@ std::size_t write_body(char* data, std::size_t size, std::size_t count, void* us
         return 0;  // aborts the transfer
       }
       done += static_cast<std::size_t>(written);
+    }
+    t.downloaded += n;
+    if (t.request->start_writeback && t.downloaded - t.written_back >= kWritebackChunk) {
+      // A hint: an error comes back from the caller's fsync.
+      ::sync_file_range(t.request->download_fd, static_cast<off_t>(t.written_back),
+                        static_cast<off_t>(t.downloaded - t.written_back), SYNC_FILE_RANGE_WRITE);
+      t.written_back = t.downloaded;
     }
     return n;
   }

@@ -30,6 +30,9 @@ struct Request {
   // file shorter fails the request with StorageError.
   int body_fd = -1;
   int download_fd = -1;  // if >= 0, a successful body is written to this file
+  // For a download_fd that the caller will fsync: its pages start going to disk while the rest
+  // arrives (sync_file_range), so that the fsync finds little left to write.
+  bool start_writeback = false;
   // If set (GET only), a successful body is written to this stream as it arrives. What went to
   // it is never sent again: a retry after a part of the body asks for the rest (Range) of the
   // same object (If-Match its ETag), and fails with StorageError if the object changed. A

@@ -427,7 +427,10 @@ std::optional<ModelStore::SentFile> S3ModelStore::send_file_impl(
 
 std::unique_ptr<std::istream> S3ModelStore::open_impl(const std::string& path) const {
   auto file = temporary_file();
-  write_to_impl(path, file.get());
+  detail::s3::Request get;
+  get.key = impl_->key(path);
+  get.download_fd = file.get();
+  impl_->get(path, get);
   if (::lseek(file.get(), 0, SEEK_SET) != 0) {
     throw StorageError(
         fmt::format("cannot rewind the download of '{}': {}", path, std::strerror(errno)));
@@ -439,6 +442,8 @@ bool S3ModelStore::write_to_impl(const std::string& path, int fd) const {
   detail::s3::Request get;
   get.key = impl_->key(path);
   get.download_fd = fd;
+  // The registry's load to a file makes it durable before renaming it into place.
+  get.start_writeback = true;
   impl_->get(path, get);
   return true;
 }
