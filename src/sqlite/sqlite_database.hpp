@@ -314,6 +314,7 @@ class SqliteDatabase : public SqlDatabase {
   std::filesystem::path path_;
   std::string path_string_;
   SqliteOptions options_;
+  int busy_timeout_ms_ = static_cast<int>(options_.busy_timeout.count());  // for the handler
 
   std::mutex write_mutex_;
   std::unique_ptr<SqliteConnection> writer_;
