@@ -52,10 +52,9 @@ void write_file(const std::filesystem::path& path, const std::string& text) {
   ASSERT_TRUE(out.flush()) << path;
 }
 
-// Changes the file at `path` under the reader's feet on every second pass over it (a pread at
-// offset 0 begins a pass; the store's first one hashes, its second sends): the first byte flipped,
-// or the file ending early at `end`, as if someone rewrote it between the store's hashing and its
-// PUT.
+// Changes the file at `path` under the reader's feet once a first pass over it has read to its
+// end (the store's hashing), for every read after (its PUT, rewinds included): the first byte
+// flipped, or the file ending early at `end`, as if someone rewrote it in between.
 class FileChangingIo final : public detail::Io {
  public:
   enum class Change { FlipFirstByte, EndAt };
@@ -71,8 +70,7 @@ class FileChangingIo final : public detail::Io {
     if (::fstat(fd, &status) != 0 || status.st_dev != device_ || status.st_ino != inode_) {
       return Io::pread(fd, data, size, offset);
     }
-    if (offset == 0) ++passes_;
-    const bool changed = passes_ % 2 == 0;
+    const bool changed = first_pass_done_;
     if (changed && change_ == Change::EndAt) {
       if (offset >= end_) return 0;
       size = std::min(size, static_cast<std::size_t>(end_ - offset));
@@ -81,22 +79,23 @@ class FileChangingIo final : public detail::Io {
     if (changed && change_ == Change::FlipFirstByte && offset == 0 && got > 0) {
       static_cast<char*>(data)[0] ^= 1;
     }
+    if (got == 0) first_pass_done_ = true;
     return got;
   }
-  int passes() const { return passes_; }
+  bool first_pass_done() const { return first_pass_done_; }
 
  private:
   Change change_;
   off_t end_;
   dev_t device_ = 0;
   ino_t inode_ = 0;
-  int passes_ = 0;
+  bool first_pass_done_ = false;
 };
 
 // A TCP proxy on 127.0.0.1 in front of the gateway (an http://127.0.0.1:<port> endpoint) that
 // cuts its first connection once `cut_after` bytes of the server's answers have gone through,
-// calling `on_cut` first, as a network failing mid-download would; later connections it relays
-// whole. It keeps what the clients sent.
+// as a network failing mid-download would, and then calls `on_cut`; later connections it relays
+// whole, once `on_cut` has returned. It keeps what the clients sent.
 class CuttingProxy {
  public:
   CuttingProxy(const std::string& upstream, std::size_t cut_after,
@@ -148,6 +147,10 @@ class CuttingProxy {
     }
   }
   void relay(int client, bool cut) {
+    // The connections after the cut wait until the world has changed as on_cut changes it.
+    while (!cut && !cut_done_ && !stopping_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     const int server = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in address = loopback(upstream_port_);
     if (::connect(server, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
@@ -177,14 +180,18 @@ class CuttingProxy {
         if (cutting) got = static_cast<ssize_t>(cut_after_ - answered);
         if (::send(client, buffer, static_cast<std::size_t>(got), MSG_NOSIGNAL) != got) break;
         answered += static_cast<std::size_t>(got);
-        if (cutting) {
-          if (on_cut_) on_cut_();
-          break;
-        }
+        if (cutting) break;
       }
     }
     ::close(server);
     ::close(client);
+    if (!cut) return;
+    try {
+      if (on_cut_) on_cut_();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "the proxy's on_cut failed: " << e.what();
+    }
+    cut_done_ = true;
   }
 
   std::size_t cut_after_;
@@ -194,6 +201,7 @@ class CuttingProxy {
   int listener_ = -1;
   std::atomic<bool> stopping_{false};
   std::atomic<int> connections_{0};
+  std::atomic<bool> cut_done_{false};
   mutable std::mutex mutex_;
   std::string requests_;
   std::thread acceptor_;
@@ -314,7 +322,9 @@ TEST_F(S3StoreTest, AFileGoesUpInOnePutReadStraightFromIt) {
   S3ModelStore parts(options);
   const std::string parted = parts.save_artifact("m", "3", file);
   EXPECT_EQ(to_string(parts.load_artifact(parted)), data);
-  EXPECT_EQ(etag_of(parted).substr(etag_of(parted).find('-')), "-3\"") << etag_of(parted);
+  const std::string parted_etag = etag_of(parted);
+  ASSERT_NE(parted_etag.find('-'), std::string::npos) << parted_etag;
+  EXPECT_EQ(parted_etag.substr(parted_etag.find('-')), "-3\"") << parted_etag;
   EXPECT_TRUE(store_->list_incomplete_uploads().empty());
 
   S3Options too_large = options_;
@@ -340,7 +350,11 @@ TEST_F(S3StoreTest, AFileThatChangesWhileItIsSentIsRefusedAndNothingIsRecorded) 
       EXPECT_NE(std::string(e.what()).find("XAmzContentSHA256Mismatch"), std::string::npos)
           << e.what();
     }
-    EXPECT_EQ(changing.passes(), 2);
+    EXPECT_TRUE(changing.first_pass_done());
+  }
+  {
+    FileChangingIo changing(file, FileChangingIo::Change::FlipFirstByte);
+    detail::ScopedIo installed(changing);
     EXPECT_THROW(store_->save_artifact("m", "1", file), StorageError);
   }
   {
@@ -383,31 +397,40 @@ TEST_F(S3StoreTest, AStreamedDownloadCutMidwayResumesWhereItStopped) {
   EXPECT_NE(requests.find("If-Match: "), std::string::npos) << requests;
 }
 
-TEST_F(S3StoreTest, AStreamedDownloadWhoseObjectIsReplacedMidwayFails) {
+TEST_F(S3StoreTest, AStreamedDownloadWhoseObjectIsReplacedOrDeletedMidwayFails) {
   if (options_.endpoint.rfind("http://127.0.0.1:", 0) != 0) {
     GTEST_SKIP() << "the cutting proxy needs a gateway at http://127.0.0.1:<port>, not "
                  << options_.endpoint;
   }
   const std::string data = pattern_text(3 * kMiB + 7);
-  const std::string path = store_->save_artifact("m", "1", to_bytes(data));
-  // Replaced while the connection is down: the rest would be of another object.
-  CuttingProxy proxy(options_.endpoint, kMiB, [&] {
-    store_->save_artifact("m", "1", to_bytes(std::string(data.size(), 'x')));
-  });
-  S3Options options = options_;
-  options.endpoint = proxy.endpoint();
-  options.initial_backoff = std::chrono::milliseconds(10);
-  S3ModelStore through_proxy(options);
-  std::ostringstream out;
-  try {
-    through_proxy.load_artifact(path, out);
-    ADD_FAILURE() << "a download went on into an object that replaced the first";
-  } catch (const StorageError& e) {
-    EXPECT_NE(std::string(e.what()).find("the object changed"), std::string::npos) << e.what();
+  for (const bool deleted : {false, true}) {
+    const std::string path = store_->save_artifact("m", "1", to_bytes(data));
+    // Replaced (or deleted) while the connection is down: the rest would be of another object.
+    CuttingProxy proxy(options_.endpoint, kMiB, [&] {
+      if (deleted) {
+        store_->delete_artifact(path);
+      } else {
+        store_->save_artifact("m", "1", to_bytes(std::string(data.size(), 'x')));
+      }
+    });
+    S3Options options = options_;
+    options.endpoint = proxy.endpoint();
+    options.initial_backoff = std::chrono::milliseconds(10);
+    S3ModelStore through_proxy(options);
+    std::ostringstream out;
+    try {
+      through_proxy.load_artifact(path, out);
+      ADD_FAILURE() << "a download went on past its object " << (deleted ? "deleted" : "replaced");
+    } catch (const NotFoundError& e) {
+      ADD_FAILURE() << "a half-streamed artifact reported as never there: " << e.what();
+    } catch (const StorageError& e) {
+      EXPECT_NE(std::string(e.what()).find("the object changed or went away"), std::string::npos)
+          << e.what();
+    }
+    // What the stream got is the start of the first object, nothing of the second.
+    ASSERT_LT(out.str().size(), kMiB);
+    EXPECT_EQ(out.str(), data.substr(0, out.str().size()));
   }
-  // What the stream got is the start of the first object, nothing of the second.
-  ASSERT_LT(out.str().size(), kMiB);
-  EXPECT_EQ(out.str(), data.substr(0, out.str().size()));
 }
 
 TEST_F(S3StoreTest, ASourceFailingMidUploadAbortsItAndKeepsTheOldArtifact) {

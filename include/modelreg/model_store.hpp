@@ -37,7 +37,7 @@ class ModelStore {
   std::string save_artifact(std::string_view model_name, std::string_view version,
                             std::istream& in);
   // As above, copying the file at `source` in bounded memory. Throws NotFoundError if `source`
-  // does not exist.
+  // does not exist, InvalidArgumentError if it is a directory.
   std::string save_artifact(std::string_view model_name, std::string_view version,
                             const std::filesystem::path& source);
 
@@ -62,9 +62,9 @@ class ModelStore {
   // open at `fd`, its start to its end (read with pread: the descriptor's offset is left alone;
   // `source` names it in messages), if this store sends a file better than through a stream
   // (S3ModelStore: one streaming PUT, its SHA-256 computed first and checked by the server, so
-  // that a file that changes in between is refused); returns what it stored. nullopt, storing
-  // nothing, for a store that does not (the default) and for a file it would rather take as a
-  // stream. The registry's register_version from a file and save_artifact of a path use it.
+  // that a file that changes in between is refused: StorageError); returns what it stored. nullopt,
+  // storing nothing, for a store that does not (the default) and for a file it would rather take as
+  // a stream. The registry's register_version from a file and save_artifact of a path use it.
   std::optional<SentFile> send_artifact_file(std::string_view model_name, std::string_view version,
                                              int fd, const std::filesystem::path& source);
 

@@ -10,7 +10,9 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <mutex>
 #include <ostream>
 #include <random>
@@ -36,6 +38,13 @@ void global_init() {
   });
 }
 
+// What a download to a stream has delivered over every attempt so far, and of which object.
+struct StreamedDownload {
+  std::uint64_t delivered = 0;
+  std::uint64_t total = 0;  // the object's size, once a response said it (0: not known)
+  std::string etag;         // of the object whose bytes went to the stream
+};
+
 // What one transfer reads from and writes to.
 struct Transfer {
   const Request* request = nullptr;
@@ -45,30 +54,62 @@ struct Transfer {
   std::uint64_t downloaded = 0;    // bytes written to download_fd
   std::uint64_t written_back = 0;  // of which writeback was started
   int read_error = 0;  // errno of a failed read of body_fd (ENODATA: the file ended first)
-  // A download to a stream: bytes delivered to it by every attempt so far; those of this
-  // attempt's body still to drop (a server that answered a Range request with the whole body).
-  std::uint64_t* delivered = nullptr;
+  // A download to a stream: what every attempt so far delivered; where this one starts; the
+  // bytes of its body still to drop (a server that answered a Range request with the whole
+  // body); why it stopped it.
+  StreamedDownload* streamed = nullptr;
   std::uint64_t resume_from = 0;
   std::uint64_t skip = 0;
   bool body_started = false;
   bool stream_failed = false;
+  bool other_object = false;
+  std::exception_ptr stream_exception;
 };
+
+// Checks, before the first byte of an attempt's body goes to the stream, that it continues the
+// object whose start the stream has; records that object on the first attempt. False: stop.
+bool begin_streamed_body(Transfer& t) {
+  StreamedDownload& streamed = *t.streamed;
+  const long status = t.response.status;
+  if (t.resume_from == 0) {
+    streamed.etag = t.response.header("etag");
+    if (status == 200) {
+      streamed.total = std::strtoull(t.response.header("content-length").c_str(), nullptr, 10);
+    }
+    return true;
+  }
+  const bool rest =
+      status == 206 &&
+      t.response.header("content-range").rfind(fmt::format("bytes {}-", t.resume_from), 0) == 0;
+  if (t.response.header("etag") != streamed.etag || !(rest || status == 200)) {
+    t.other_object = true;
+    return false;
+  }
+  if (status == 200) t.skip = t.resume_from;  // the whole body again
+  return true;
+}
 
 // Writes a successful body's bytes to the request's stream (download_stream).
 std::size_t stream_body(Transfer& t, const char* data, std::size_t n) {
   if (!t.body_started) {
     t.body_started = true;
-    if (t.response.status == 200) t.skip = t.resume_from;  // the whole body again
+    if (!begin_streamed_body(t)) return 0;  // aborts the transfer
   }
   const std::size_t dropped = static_cast<std::size_t>(std::min<std::uint64_t>(t.skip, n));
   t.skip -= dropped;
   if (dropped < n) {
-    t.request->download_stream->write(data + dropped, static_cast<std::streamsize>(n - dropped));
+    // No exception may cross libcurl: one the stream throws is rethrown after the transfer.
+    try {
+      t.request->download_stream->write(data + dropped, static_cast<std::streamsize>(n - dropped));
+    } catch (...) {
+      t.stream_exception = std::current_exception();
+      return 0;
+    }
     if (!*t.request->download_stream) {
       t.stream_failed = true;
-      return 0;  // aborts the transfer
+      return 0;
     }
-    *t.delivered += n - dropped;
+    t.streamed->delivered += n - dropped;
   }
   return n;
 }
@@ -299,8 +340,8 @@ Response Client::perform(const Request& request, std::string_view what) const {
       static_cast<unsigned>(std::chrono::steady_clock::now().time_since_epoch().count()));
   auto backoff = options_.initial_backoff;
   std::string last_failure;
-  std::uint64_t delivered = 0;  // to download_stream, by every attempt
-  std::string etag;             // of the object being streamed, once a part of it went out
+  StreamedDownload streamed;
+  const std::uint64_t& delivered = streamed.delivered;
   for (int attempt = 1;; ++attempt) {
     if (request.download_fd >= 0 && (::ftruncate(request.download_fd, 0) != 0 ||
                                      ::lseek(request.download_fd, 0, SEEK_SET) != 0)) {
@@ -309,8 +350,13 @@ Response Client::perform(const Request& request, std::string_view what) const {
     }
     Transfer transfer;
     transfer.request = &request;
-    transfer.delivered = &delivered;
+    transfer.streamed = &streamed;
     transfer.resume_from = delivered;
+    if (delivered > 0 && delivered == streamed.total) {
+      Response whole;  // every byte had gone to the stream before the failure
+      whole.status = 200;
+      return whole;
+    }
     // The handle goes back to the pool and the header list is freed however this attempt ends.
     struct Attempt {
       Pool& pool;
@@ -337,14 +383,14 @@ Response Client::perform(const Request& request, std::string_view what) const {
     std::string if_match;
     if (delivered > 0) {
       // The rest of the same object: the stream has the first `delivered` bytes already.
-      if (etag.empty()) {
+      if (streamed.etag.empty() || streamed.etag.rfind("W/", 0) == 0) {
         throw StorageError(fmt::format(
-            "{} failed after {} bytes had gone to the stream, and the server gave no ETag to "
-            "resume by: {}",
+            "{} failed after {} bytes had gone to the stream, and the server gave no strong "
+            "ETag to resume by: {}",
             what, delivered, last_failure));
       }
       range = fmt::format("Range: bytes={}-", delivered);
-      if_match = "If-Match: " + etag;
+      if_match = "If-Match: " + streamed.etag;
       headers = curl_slist_append(headers, range.c_str());
       headers = curl_slist_append(headers, if_match.c_str());
     }
@@ -401,24 +447,29 @@ Response Client::perform(const Request& request, std::string_view what) const {
               : fmt::format("{}: cannot read the file being sent: {}", what,
                             std::strerror(transfer.read_error)));
     }
+    if (transfer.stream_exception) {
+      try {
+        std::rethrow_exception(transfer.stream_exception);
+      } catch (const std::exception& e) {
+        throw StorageError(fmt::format("{}: writing to the stream failed after {} bytes: {}", what,
+                                       delivered, e.what()));
+      }
+    }
     if (transfer.stream_failed) {
       throw StorageError(
           fmt::format("{}: writing to the stream failed after {} bytes", what, delivered));
     }
-    if (delivered > 0 && etag.empty()) etag = transfer.response.header("etag");
     if (transfer.resume_from > 0 && code == CURLE_OK) {
       const long status = transfer.response.status;
-      if (status == 412) {
-        throw StorageError(fmt::format(
-            "{}: the object changed after {} of its bytes had gone to the stream (discard them)",
-            what, transfer.resume_from));
-      }
-      if (status == 416 && transfer.response.header("content-range") ==
-                               fmt::format("bytes */{}", transfer.resume_from)) {
-        transfer.response.status = 200;  // it had all gone out before the failure
-      } else if (status == 206) {
-        transfer.response.status = 200;  // whole now
-      }
+      // 412: If-Match failed; 404: gone. Either way the rest is not of what the stream has.
+      if (status == 412 || status == 404) transfer.other_object = true;
+      if (status == 206) transfer.response.status = 200;  // whole now
+    }
+    if (transfer.other_object) {
+      throw StorageError(fmt::format(
+          "{}: the object changed or went away after {} of its bytes had gone to the stream "
+          "(discard them)",
+          what, transfer.resume_from));
     }
     if (transfer.write_error != 0) {
       throw StorageError(fmt::format("{}: cannot write the downloaded bytes: {}", what,

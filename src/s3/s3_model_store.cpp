@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <future>
 #include <istream>
+#include <limits>
 #include <vector>
 
 #include "artifact_path.hpp"
@@ -408,10 +409,15 @@ std::optional<ModelStore::SentFile> S3ModelStore::send_file_impl(
     return std::nullopt;
   }
   // The hash first, for x-amz-content-sha256: the server then checks the bytes the PUT reads
-  // from the file again against it, and refuses them if the file changed in between.
+  // from the file again against it, and refuses them if the file changed in between. A file
+  // that only grew would pass that check with its first bytes: its stamp catches it.
+  const std::string what_file = "'" + source.string() + "'";
+  const detail::FileStamp before = detail::stamp_of(fd, what_file);
   detail::HashPipeline hash;
-  const std::uint64_t size = detail::hash_file(fd, hash, "'" + source.string() + "'");
-  if (size > impl_->options.single_put_limit) return std::nullopt;  // it grew meanwhile
+  const std::uint64_t size = detail::hash_file(fd, hash, what_file);
+  if (size > impl_->options.single_put_limit || size > std::numeric_limits<std::size_t>::max()) {
+    return std::nullopt;  // it grew meanwhile
+  }
   SentFile sent{path, size, hash.hex_digest()};
   detail::s3::Request request;
   request.method = "PUT";
@@ -422,6 +428,10 @@ std::optional<ModelStore::SentFile> S3ModelStore::send_file_impl(
   const std::string what = fmt::format("PUT '{}' from '{}'", request.key, source.string());
   const auto response = impl_->client.perform(request, what);
   if (response.status != 200) detail::s3::throw_response_error(response, what);
+  if (detail::stamp_of(fd, what_file) != before) {
+    // Stored, but maybe not what the file holds now: the caller must not record it.
+    throw StorageError(fmt::format("{}: the file changed while it was sent", what));
+  }
   return sent;
 }
 
