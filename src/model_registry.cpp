@@ -1,6 +1,5 @@
 #include "modelreg/model_registry.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <pwd.h>
 #include <unistd.h>
@@ -339,19 +338,7 @@ ModelVersion ModelRegistry::register_version(std::string_view name, std::string_
       owned_source = std::make_unique<std::istream>(&*memory);
       source = owned_source.get();
     } else if (options.artifact_file) {
-      std::error_code ec;
-      if (std::filesystem::is_directory(*options.artifact_file, ec)) {
-        throw InvalidArgumentError(
-            fmt::format("artifact file '{}' is a directory", options.artifact_file->string()));
-      }
-      detail::UniqueFd fd(detail::io().open(options.artifact_file->c_str(), O_RDONLY | O_CLOEXEC));
-      if (!fd.valid()) {
-        if (errno == ENOENT || errno == ENOTDIR) {
-          throw NotFoundError(
-              fmt::format("artifact file '{}' does not exist", options.artifact_file->string()));
-        }
-        detail::throw_errno("cannot open artifact file", *options.artifact_file);
-      }
+      detail::UniqueFd fd = detail::open_source_file(*options.artifact_file, "artifact file");
       source_fd = fd.get();
       owned_source = std::make_unique<detail::FdInputStream>(std::move(fd));
       source = owned_source.get();

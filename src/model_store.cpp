@@ -1,10 +1,8 @@
 #include "modelreg/model_store.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <istream>
 #include <ostream>
 #include <vector>
@@ -12,7 +10,6 @@
 #include "artifact_path.hpp"
 #include "fd_stream.hpp"
 #include "hashing_stream.hpp"
-#include "io.hpp"
 #include "modelreg/error.hpp"
 #include "modelreg/validation.hpp"
 #include "posix_file.hpp"
@@ -90,19 +87,7 @@ std::string ModelStore::save_artifact(std::string_view model_name, std::string_v
 std::string ModelStore::save_artifact(std::string_view model_name, std::string_view version,
                                       const std::filesystem::path& source) {
   return detail::public_call("save_artifact", [&] {
-    std::error_code ec;
-    if (std::filesystem::is_directory(source, ec)) {
-      throw InvalidArgumentError(
-          fmt::format("artifact source file '{}' is a directory", source.string()));
-    }
-    detail::UniqueFd fd(detail::io().open(source.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd.valid()) {
-      if (errno == ENOENT || errno == ENOTDIR) {
-        throw NotFoundError(
-            fmt::format("artifact source file '{}' does not exist", source.string()));
-      }
-      detail::throw_errno("cannot open artifact source file", source);
-    }
+    detail::UniqueFd fd = detail::open_source_file(source, "artifact source file");
     if (auto sent = send_artifact_file(model_name, version, fd.get(), source)) {
       return std::move(sent->path);
     }

@@ -42,6 +42,21 @@ void throw_errno(const std::string& what, const std::filesystem::path& path) {
   throw StorageError(fmt::format("{} '{}': {}", what, path.string(), std::strerror(error)));
 }
 
+UniqueFd open_source_file(const std::filesystem::path& path, const std::string& noun) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    throw InvalidArgumentError(fmt::format("{} '{}' is a directory", noun, path.string()));
+  }
+  UniqueFd fd(io().open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) {
+    if (errno == ENOENT || errno == ENOTDIR) {
+      throw NotFoundError(fmt::format("{} '{}' does not exist", noun, path.string()));
+    }
+    throw_errno("cannot open " + noun, path);
+  }
+  return fd;
+}
+
 void fsync_fd(int fd, const std::filesystem::path& path_for_errors) {
   while (io().fsync(fd) != 0) {
     if (errno != EINTR) throw_errno("cannot fsync", path_for_errors);

@@ -40,6 +40,11 @@ class UniqueFd {
 // Throws StorageError "<what> '<path>': <strerror(errno)>".
 [[noreturn]] void throw_errno(const std::string& what, const std::filesystem::path& path);
 
+// Opens the file a caller gave as an artifact's source, read-only. Throws InvalidArgumentError
+// "<noun> '<path>' is a directory", NotFoundError "<noun> '<path>' does not exist", or
+// StorageError "cannot open <noun> '<path>': ..." for any other failure.
+UniqueFd open_source_file(const std::filesystem::path& path, const std::string& noun);
+
 // fsync of a file descriptor / of a directory, so that a rename or creation in it is durable.
 void fsync_fd(int fd, const std::filesystem::path& path_for_errors);
 void fsync_directory(const std::filesystem::path& directory);
