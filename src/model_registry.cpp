@@ -87,21 +87,10 @@ void check_integrity(const ModelVersion& version, detail::HashingInputBuf& hashi
 
 // Checks the bytes the file `fd` (`path`) holds from its start against `version`.
 void check_file_integrity(const ModelVersion& version, int fd, const std::filesystem::path& path) {
-  detail::Sha256 sha;
-  std::vector<char> buffer(std::size_t{1} << 20);
-  std::uint64_t size = 0;
-  for (;;) {
-    const ssize_t got = ::pread(fd, buffer.data(), buffer.size(), static_cast<off_t>(size));
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) {
-      throw StorageError(fmt::format("cannot read back the artifact of {} from '{}': {}",
-                                     version.full_name(), path.string(), std::strerror(errno)));
-    }
-    if (got == 0) break;
-    sha.update(buffer.data(), static_cast<std::size_t>(got));
-    size += static_cast<std::uint64_t>(got);
-  }
-  check_integrity(version, size, sha.hex_digest());
+  detail::HashPipeline hash;
+  const std::uint64_t size =
+      detail::hash_file(fd, hash, fmt::format("{} from '{}'", version.full_name(), path.string()));
+  check_integrity(version, size, hash.hex_digest());
 }
 
 // Copies `in` to its end into `file` (a temporary file holding the artifact of `version`).
