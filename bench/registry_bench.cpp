@@ -16,6 +16,8 @@
 //   list_uncached             list_versions(name) with the list cache off (SQLite Relaxed only)
 //   open                      ModelRegistry::open of the existing registry (SQLite only)
 //   concurrent_register/<durability>/<processes>/<versions per process>  (writer processes)
+//   sqlite_raw/concurrent_register_txn_history/<synchronous>/<processes>/<per process>
+//                             the raw registration statements in as many writer processes
 //   sqlite_raw/...            the raw sqlite3 baselines
 //
 // A model is populated once per (backend, N) and process (no artifacts, Relaxed durability);
@@ -296,103 +298,6 @@ void BM_Open(benchmark::State& state, Durability durability) {
   state.SetItemsProcessed(state.iterations());
 }
 
-// One writer process of BM_ConcurrentRegister (this program, exec'd with --concurrent-writer):
-// opens the registry, reports on `ready_fd`, waits until `go_fd` reaches end of file, then
-// registers its versions. Returns the exit status.
-int run_concurrent_writer(char** args) {
-  const fs::path dir = args[0];
-  modelreg::OpenOptions options;
-  options.durability = std::string(args[1]) == "full" ? Durability::Full : Durability::Relaxed;
-  const std::string writer = args[2];
-  const int per_process = std::stoi(args[3]);
-  const int ready_fd = std::stoi(args[4]);
-  const int go_fd = std::stoi(args[5]);
-  try {
-    ModelRegistry registry = ModelRegistry::open(dir, options);
-    RegisterOptions register_options = mlflow_like_options();
-    char byte = 'r';
-    if (::write(ready_fd, &byte, 1) != 1) return 2;
-    ::close(ready_fd);
-    while (::read(go_fd, &byte, 1) > 0) {
-    }
-    for (int i = 0; i < per_process; ++i) {
-      registry.register_version(kModel, "p" + writer + "-" + std::to_string(i), register_options);
-    }
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "concurrent writer %s failed: %s\n", writer.c_str(), e.what());
-    return 1;
-  }
-  return 0;
-}
-
-// `processes` writer processes, each with its own ModelRegistry::open of one fresh registry,
-// register `per_process` versions each into the same model. Timed from the moment all of them
-// have opened the registry until the last one has exited; items/s is versions/s in total.
-//
-// The writers are fork + exec of this program, not bare forks: a child forked from a process
-// that already used modelreg inherits its random generator state, so every child would draw the
-// same owner name and block on the same owner lock file.
-void BM_ConcurrentRegister(benchmark::State& state, Durability durability) {
-  const auto processes = static_cast<int>(state.range(0));
-  const auto per_process = static_cast<int>(state.range(1));
-  modelreg::OpenOptions options;
-  options.durability = durability;
-  for (auto _ : state) {
-    ScratchDir dir(g_scratch->path(), "concurrent-");
-    ModelRegistry::open(dir.path(), options);  // create the schema before the clock starts
-    int ready[2];
-    int go[2];
-    if (::pipe(ready) != 0 || ::pipe(go) != 0) {
-      state.SkipWithError("pipe failed");
-      break;
-    }
-    // Only the ends the writers use survive exec.
-    ::fcntl(ready[0], F_SETFD, FD_CLOEXEC);
-    ::fcntl(go[1], F_SETFD, FD_CLOEXEC);
-    std::fflush(nullptr);
-    std::vector<pid_t> children;
-    for (int p = 0; p < processes; ++p) {
-      std::vector<std::string> args = {
-          "/proc/self/exe",         "--concurrent-writer",
-          dir.path().string(),      durability == Durability::Full ? "full" : "relaxed",
-          std::to_string(p),        std::to_string(per_process),
-          std::to_string(ready[1]), std::to_string(go[0])};
-      std::vector<char*> argv;
-      for (auto& arg : args) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      const pid_t pid = ::fork();
-      if (pid == 0) {
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
-      }
-      if (pid < 0) break;
-      children.push_back(pid);
-    }
-    ::close(ready[1]);
-    ::close(go[0]);
-    char byte;
-    for (std::size_t i = 0; i < children.size(); ++i) {
-      if (::read(ready[0], &byte, 1) != 1) break;
-    }
-    const auto start = Clock::now();
-    ::close(go[1]);
-    bool ok = children.size() == static_cast<std::size_t>(processes);
-    for (const pid_t pid : children) {
-      int status = 0;
-      ::waitpid(pid, &status, 0);
-      ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
-    }
-    state.SetIterationTime(seconds_since(start));
-    ::close(ready[0]);
-    const auto registered = ModelRegistry::open(dir.path(), options).list_versions(kModel).size();
-    if (!ok || registered != static_cast<std::size_t>(processes * per_process)) {
-      state.SkipWithError("a concurrent writer failed or versions are missing");
-      break;
-    }
-  }
-  state.SetItemsProcessed(state.iterations() * processes * per_process);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Baselines: SQLite's own cost for the statements behind each operation, through the raw C API,
 // on a table shaped like modelreg's (same row size and unique indexes), in WAL mode.
@@ -401,6 +306,8 @@ class RawDatabase {
  public:
   RawDatabase(const fs::path& path, const char* synchronous) {
     check(sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr));
+    // What a writer sharing the database with other processes sets (5 s, as the catalog).
+    sqlite3_busy_timeout(db_, 5000);
     exec("PRAGMA journal_mode = WAL");
     exec((std::string("PRAGMA synchronous = ") + synchronous).c_str());
     exec(
@@ -523,68 +430,266 @@ void BM_RawInsertTxn(benchmark::State& state, const char* synchronous) {
 
 // The statements the catalog's registration (without an artifact) runs, on the raw C API:
 // BEGIN IMMEDIATE; find the model by name; check the version is new; read the model's last
-// place; insert the history row, the version's row and its 3 tags' searchable rows; COMMIT.
-// The floor under register_version now that every change is in the history and tags are
-// indexed.
+// place; insert the history row, the version's row (at the next place) and its 3 tags'
+// searchable rows; COMMIT. The floor under register_version now that every change is in the
+// history and tags are indexed.
+class RawRegistration {
+ public:
+  explicit RawRegistration(RawDatabase& db)
+      : db_(db),
+        begin_(db.prepare("BEGIN IMMEDIATE")),
+        find_model_(db.prepare("SELECT id FROM models WHERE name = ?1")),
+        find_key_(db.prepare("SELECT id FROM versions WHERE model_id = ?1 AND version = ?2")),
+        last_place_(db.prepare(
+            "SELECT seq, created_at FROM versions WHERE model_id = ?1 ORDER BY seq DESC LIMIT 1")),
+        event_(db.prepare(
+            "INSERT INTO events (time, type, model_name, version, key, old_value, new_value, "
+            "actor, reason) VALUES (?1, 'version_registered', ?2, ?3, '', NULL, 'development', "
+            "'bench@host', '') RETURNING seq")),
+        insert_(db.prepare(kInsertSql)),
+        tag_(db.prepare("INSERT INTO version_tags (key, value, version_id) VALUES (?1, ?2, ?3)")),
+        commit_(db.prepare("COMMIT")),
+        rollback_(db.prepare("ROLLBACK")),
+        options_(mlflow_like_options()) {}
+
+  // Registers `version` of kModel in one transaction. With `retry_busy`, a transaction that
+  // meets another process's lock (SQLITE_BUSY once the busy timeout has passed) is rolled back
+  // and run again, as any writer sharing a database must. Throws if the version exists.
+  void run(const std::string& version, bool retry_busy = false) {
+    for (;;) {
+      try {
+        attempt(version);
+        return;
+      } catch (const BusyError&) {
+        if (!sqlite3_get_autocommit(db_.handle())) step_and_reset(rollback_);
+        if (!retry_busy) throw std::runtime_error("sqlite: database is locked");
+      }
+    }
+  }
+
+ private:
+  struct BusyError {};
+
+  // Steps `statement` to its end and resets it; SQLITE_BUSY becomes BusyError.
+  int step_and_reset(sqlite3_stmt* statement) {
+    int rc = SQLITE_ROW;
+    while (rc == SQLITE_ROW) rc = sqlite3_step(statement);
+    sqlite3_reset(statement);
+    if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) throw BusyError{};
+    db_.check(rc);
+    return rc;
+  }
+
+  void attempt(const std::string& version) {
+    step_and_reset(begin_);
+    sqlite3_bind_text(find_model_, 1, kModel, -1, SQLITE_STATIC);
+    if (sqlite3_step(find_model_) != SQLITE_ROW) throw std::runtime_error("no model row");
+    const std::int64_t model_id = sqlite3_column_int64(find_model_, 0);
+    sqlite3_reset(find_model_);
+    sqlite3_bind_int64(find_key_, 1, model_id);
+    sqlite3_bind_text(find_key_, 2, version.c_str(), -1, SQLITE_TRANSIENT);
+    const bool exists = sqlite3_step(find_key_) == SQLITE_ROW;
+    sqlite3_reset(find_key_);
+    if (exists) throw std::runtime_error("version " + version + " exists");
+    sqlite3_bind_int64(last_place_, 1, model_id);
+    const std::int64_t seq =
+        (sqlite3_step(last_place_) == SQLITE_ROW ? sqlite3_column_int64(last_place_, 0) : 0) + 1;
+    sqlite3_reset(last_place_);
+    sqlite3_bind_int64(event_, 1, seq * 1000);
+    sqlite3_bind_text(event_, 2, kModel, -1, SQLITE_STATIC);
+    sqlite3_bind_text(event_, 3, version.c_str(), -1, SQLITE_TRANSIENT);
+    step_and_reset(event_);
+    bind_row(insert_, model_id, seq);
+    sqlite3_bind_text(insert_, 2, version.c_str(), -1, SQLITE_TRANSIENT);
+    step_and_reset(insert_);
+    const std::int64_t version_id = sqlite3_last_insert_rowid(db_.handle());
+    for (const auto& [key, value] : options_.tags) {
+      sqlite3_bind_text(tag_, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_text(tag_, 2, value.c_str(), -1, SQLITE_TRANSIENT);
+      sqlite3_bind_int64(tag_, 3, version_id);
+      step_and_reset(tag_);
+    }
+    step_and_reset(commit_);
+  }
+
+  RawDatabase& db_;
+  sqlite3_stmt* begin_;
+  sqlite3_stmt* find_model_;
+  sqlite3_stmt* find_key_;
+  sqlite3_stmt* last_place_;
+  sqlite3_stmt* event_;
+  sqlite3_stmt* insert_;
+  sqlite3_stmt* tag_;
+  sqlite3_stmt* commit_;
+  sqlite3_stmt* rollback_;
+  RegisterOptions options_;
+};
+
 void BM_RawRegisterTxnHistory(benchmark::State& state, const char* synchronous) {
   ScratchDir dir(g_scratch->path(), "raw-register-");
   RawDatabase db(dir.path() / "raw.db", synchronous);
-  sqlite3_stmt* begin = db.prepare("BEGIN IMMEDIATE");
-  sqlite3_stmt* find_model = db.prepare("SELECT id FROM models WHERE name = ?1");
-  sqlite3_stmt* find_key =
-      db.prepare("SELECT id FROM versions WHERE model_id = ?1 AND version = ?2");
-  sqlite3_stmt* last_place = db.prepare(
-      "SELECT seq, created_at FROM versions WHERE model_id = ?1 ORDER BY seq DESC LIMIT 1");
-  sqlite3_stmt* event = db.prepare(
-      "INSERT INTO events (time, type, model_name, version, key, old_value, new_value, actor, "
-      "reason) VALUES (?1, 'version_registered', ?2, ?3, '', NULL, 'development', 'bench@host', "
-      "'') RETURNING seq");
-  sqlite3_stmt* insert = db.prepare(kInsertSql);
-  sqlite3_stmt* tag =
-      db.prepare("INSERT INTO version_tags (key, value, version_id) VALUES (?1, ?2, ?3)");
-  sqlite3_stmt* commit = db.prepare("COMMIT");
-  const RegisterOptions options = mlflow_like_options();
-  const auto finish = [](sqlite3_stmt* statement) {
-    while (sqlite3_step(statement) == SQLITE_ROW) {
-    }
-    sqlite3_reset(statement);
-  };
+  RawRegistration registration(db);
   std::int64_t seq = 0;
   for (auto _ : state) {
-    const std::string version = std::to_string(++seq);
-    db.run(begin);
-    sqlite3_bind_text(find_model, 1, kModel, -1, SQLITE_STATIC);
-    if (sqlite3_step(find_model) != SQLITE_ROW) {
-      state.SkipWithError("no model row");
+    try {
+      registration.run(std::to_string(++seq));
+    } catch (const std::exception& e) {
+      state.SkipWithError(e.what());
       break;
     }
-    const std::int64_t model_id = sqlite3_column_int64(find_model, 0);
-    sqlite3_reset(find_model);
-    sqlite3_bind_int64(find_key, 1, model_id);
-    sqlite3_bind_text(find_key, 2, version.c_str(), -1, SQLITE_TRANSIENT);
-    if (sqlite3_step(find_key) == SQLITE_ROW) {
-      state.SkipWithError("version exists");
-      break;
-    }
-    sqlite3_reset(find_key);
-    sqlite3_bind_int64(last_place, 1, model_id);
-    finish(last_place);
-    sqlite3_bind_int64(event, 1, seq * 1000);
-    sqlite3_bind_text(event, 2, kModel, -1, SQLITE_STATIC);
-    sqlite3_bind_text(event, 3, version.c_str(), -1, SQLITE_TRANSIENT);
-    finish(event);
-    bind_row(insert, model_id, seq);
-    db.run(insert);
-    const std::int64_t version_id = sqlite3_last_insert_rowid(db.handle());
-    for (const auto& [key, value] : options.tags) {
-      sqlite3_bind_text(tag, 1, key.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_text(tag, 2, value.c_str(), -1, SQLITE_TRANSIENT);
-      sqlite3_bind_int64(tag, 3, version_id);
-      db.run(tag);
-    }
-    db.run(commit);
   }
   state.SetItemsProcessed(state.iterations());
+}
+
+// The number of version rows in a raw database.
+std::size_t raw_row_count(const fs::path& path) {
+  RawDatabase db(path, "NORMAL");
+  sqlite3_stmt* count = db.prepare("SELECT count(*) FROM versions");
+  const auto rows = sqlite3_step(count) == SQLITE_ROW ? sqlite3_column_int64(count, 0) : -1;
+  sqlite3_reset(count);
+  return static_cast<std::size_t>(rows);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writer processes registering into one database at once.
+
+// The raw database of BM_ConcurrentRegister's raw writers, in `dir`.
+fs::path raw_concurrent_path(const fs::path& dir) {
+  return dir / "raw.db";
+}
+
+// How the writers of BM_ConcurrentRegister write.
+enum class WriterKind {
+  Registry,  // ModelRegistry::open(dir)
+  Raw,       // RawRegistration on a raw database
+};
+const char* const kWriterKinds[] = {"registry", "raw"};
+
+// One writer process of BM_ConcurrentRegister (this program, exec'd with --concurrent-writer):
+// opens the registry (or the raw database), reports on `ready_fd`, waits until `go_fd` reaches
+// end of file, then registers its versions. Returns the exit status.
+int run_concurrent_writer(char** args) {
+  const fs::path dir = args[0];
+  const bool full = std::string(args[1]) == "full";
+  const std::string kind = args[2];
+  const std::string writer = args[3];
+  const int per_process = std::stoi(args[4]);
+  const int ready_fd = std::stoi(args[5]);
+  const int go_fd = std::stoi(args[6]);
+  const auto start_line = [&] {
+    char byte = 'r';
+    if (::write(ready_fd, &byte, 1) != 1) return false;
+    ::close(ready_fd);
+    while (::read(go_fd, &byte, 1) > 0) {
+    }
+    return true;
+  };
+  const auto version = [&](int i) { return "p" + writer + "-" + std::to_string(i); };
+  try {
+    if (kind == "raw") {
+      RawDatabase db(raw_concurrent_path(dir), full ? "FULL" : "NORMAL");
+      RawRegistration registration(db);
+      if (!start_line()) return 2;
+      for (int i = 0; i < per_process; ++i) registration.run(version(i), /*retry_busy=*/true);
+      return 0;
+    }
+    modelreg::OpenOptions options;
+    options.durability = full ? Durability::Full : Durability::Relaxed;
+    ModelRegistry registry = ModelRegistry::open(dir, options);
+    RegisterOptions register_options = mlflow_like_options();
+    if (!start_line()) return 2;
+    for (int i = 0; i < per_process; ++i) {
+      registry.register_version(kModel, version(i), register_options);
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "concurrent writer %s failed: %s\n", writer.c_str(), e.what());
+    return 1;
+  }
+  return 0;
+}
+
+// `processes` writer processes, each with its own ModelRegistry::open of one fresh registry,
+// register `per_process` versions each into the same model. Timed from the moment all of them
+// have opened the registry until the last one has exited; items/s is versions/s in total.
+// WriterKind::Raw writers run RawRegistration's statements on one fresh raw database instead,
+// each with SQLite's own busy handler (sqlite3_busy_timeout): the engine's own rate for this
+// workload, the baseline of the registry's.
+//
+// The writers are fork + exec of this program, not bare forks: a child forked from a process
+// that already used modelreg inherits its random generator state, so every child would draw the
+// same owner name and block on the same owner lock file.
+void BM_ConcurrentRegister(benchmark::State& state, Durability durability, WriterKind kind) {
+  const bool raw = kind == WriterKind::Raw;
+  const auto processes = static_cast<int>(state.range(0));
+  const auto per_process = static_cast<int>(state.range(1));
+  modelreg::OpenOptions options;
+  options.durability = durability;
+  for (auto _ : state) {
+    ScratchDir dir(g_scratch->path(), "concurrent-");
+    // Create the schema before the clock starts.
+    if (raw) {
+      RawDatabase(raw_concurrent_path(dir.path()),
+                  durability == Durability::Full ? "FULL" : "NORMAL");
+    } else {
+      ModelRegistry::open(dir.path(), options);
+    }
+    int ready[2];
+    int go[2];
+    if (::pipe(ready) != 0 || ::pipe(go) != 0) {
+      state.SkipWithError("pipe failed");
+      break;
+    }
+    // Only the ends the writers use survive exec.
+    ::fcntl(ready[0], F_SETFD, FD_CLOEXEC);
+    ::fcntl(go[1], F_SETFD, FD_CLOEXEC);
+    std::fflush(nullptr);
+    std::vector<pid_t> children;
+    for (int p = 0; p < processes; ++p) {
+      std::vector<std::string> args = {"/proc/self/exe",
+                                       "--concurrent-writer",
+                                       dir.path().string(),
+                                       durability == Durability::Full ? "full" : "relaxed",
+                                       kWriterKinds[static_cast<int>(kind)],
+                                       std::to_string(p),
+                                       std::to_string(per_process),
+                                       std::to_string(ready[1]),
+                                       std::to_string(go[0])};
+      std::vector<char*> argv;
+      for (auto& arg : args) argv.push_back(arg.data());
+      argv.push_back(nullptr);
+      const pid_t pid = ::fork();
+      if (pid == 0) {
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+      }
+      if (pid < 0) break;
+      children.push_back(pid);
+    }
+    ::close(ready[1]);
+    ::close(go[0]);
+    char byte;
+    for (std::size_t i = 0; i < children.size(); ++i) {
+      if (::read(ready[0], &byte, 1) != 1) break;
+    }
+    const auto start = Clock::now();
+    ::close(go[1]);
+    bool ok = children.size() == static_cast<std::size_t>(processes);
+    for (const pid_t pid : children) {
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      ok = ok && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    state.SetIterationTime(seconds_since(start));
+    ::close(ready[0]);
+    const auto registered =
+        raw ? raw_row_count(raw_concurrent_path(dir.path()))
+            : ModelRegistry::open(dir.path(), options).list_versions(kModel).size();
+    if (!ok || registered != static_cast<std::size_t>(processes * per_process)) {
+      state.SkipWithError("a concurrent writer failed or versions are missing");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * processes * per_process);
 }
 
 // BEGIN IMMEDIATE; archive the Production row; promote another; COMMIT — the floor under
@@ -803,12 +908,18 @@ void register_benchmarks(const BenchMode& mode) {
   for (const auto durability : {Durability::Full, Durability::Relaxed}) {
     const std::string suffix = durability == Durability::Full ? "/sqlite_full" : "/sqlite_relaxed";
     with_sizes(benchmark::RegisterBenchmark(("open" + suffix).c_str(), BM_Open, durability), true);
-    benchmark::RegisterBenchmark(("concurrent_register" + suffix).c_str(), BM_ConcurrentRegister,
-                                 durability)
-        ->Args({processes, per_process})
-        ->Iterations(1)
-        ->UseManualTime()
-        ->Unit(benchmark::kMillisecond);
+    const char* synchronous = durability == Durability::Full ? "/FULL" : "/NORMAL";
+    for (const auto kind : {WriterKind::Registry, WriterKind::Raw}) {
+      const std::string name =
+          kind == WriterKind::Raw
+              ? std::string("sqlite_raw/concurrent_register_txn_history") + synchronous
+              : "concurrent_register" + suffix;
+      benchmark::RegisterBenchmark(name.c_str(), BM_ConcurrentRegister, durability, kind)
+          ->Args({processes, per_process})
+          ->Iterations(1)
+          ->UseManualTime()
+          ->Unit(benchmark::kMillisecond);
+    }
   }
   for (const char* synchronous : {"FULL", "NORMAL"}) {
     const std::string suffix = std::string("/") + synchronous;
@@ -832,7 +943,7 @@ void register_benchmarks(const BenchMode& mode) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc == 8 && std::string(argv[1]) == "--concurrent-writer") {
+  if (argc == 9 && std::string(argv[1]) == "--concurrent-writer") {
     return run_concurrent_writer(argv + 2);
   }
   g_mode = modelreg::bench::parse_bench_mode(argc, argv);
