@@ -136,10 +136,26 @@ FileStamp stamp_of(int fd, const std::string& what) {
 
 std::uint64_t hash_file(int fd, HashPipeline& hash, const std::string& what) {
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  // While the file comes from the page cache, a read costs a memory copy, a twentieth of the
+  // hashing: the bytes are hashed on this thread, which a second one would only slow down
+  // with its hand-offs (64 MiB cached: 0.78 of a one-pass read + SHA-256 with the thread).
+  // From the first read that would wait for the device on, the thread hashes while this one
+  // reads.
+  bool cached = true;
+  hash.hash_inline(true);
   std::uint64_t total = 0;
   for (;;) {
     char* buffer = hash.acquire();
-    const ssize_t got = io().pread(fd, buffer, hash.buffer_size(), static_cast<off_t>(total));
+    const auto offset = static_cast<off_t>(total);
+    ssize_t got = -1;
+    if (cached) {
+      got = io().pread_cached(fd, buffer, hash.buffer_size(), offset);
+      if (got < 0 && errno == EAGAIN) {
+        cached = false;
+        hash.hash_inline(false);
+      }
+    }
+    if (!cached && got < 0) got = io().pread(fd, buffer, hash.buffer_size(), offset);
     if (got < 0) {
       if (errno == EINTR) continue;
       throw StorageError(

@@ -49,8 +49,8 @@ void HashPipeline::submit(std::size_t size) {
     hashed_ = submitted_;
     // From the third buffer on, hashing goes to the thread; the first two are hashed already
     // (so that a sequence of up to two buffers, often one and an empty read after it, costs
-    // no thread and no more buffers).
-    if (submitted_ == 2) start();
+    // no thread and no more buffers). Unless held inline (hash_inline).
+    if (submitted_ >= 2 && !hold_inline_) start();
     return;
   }
   {

@@ -36,6 +36,11 @@ class HashPipeline {
   // Hands the buffer last acquired, holding `size` bytes, to the hasher.
   void submit(std::size_t size);
 
+  // While `on`, every buffer is hashed on the caller's thread as it is submitted, and no thread
+  // is started: for input that costs little to read (the page cache), where a second thread
+  // would only add its hand-offs. Off again, the thread starts at the next submission.
+  void hash_inline(bool on) { hold_inline_ = on; }
+
   // Bytes submitted so far.
   std::uint64_t size() const { return size_; }
   // The lower-case hex digest of everything submitted (waits for the hasher). Call once.
@@ -52,6 +57,7 @@ class HashPipeline {
   std::size_t filling_ = 0;      // index of the buffer last acquired
   std::uint64_t submitted_ = 0;  // buffers submitted
   bool inline_ = true;           // no thread yet: the first two buffers are hashed at once
+  bool hold_inline_ = false;     // see hash_inline
 
   std::mutex mutex_;
   std::condition_variable changed_;

@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 
 namespace modelreg::detail {
@@ -20,6 +22,22 @@ ssize_t Io::write(int fd, const void* data, std::size_t size) {
 }
 ssize_t Io::pread(int fd, void* data, std::size_t size, off_t offset) {
   return ::pread(fd, data, size, offset);
+}
+
+ssize_t Io::pread_cached(int fd, void* data, std::size_t size, off_t offset) {
+#ifdef RWF_NOWAIT
+  iovec range{data, size};
+  const ssize_t got = ::preadv2(fd, &range, 1, offset, RWF_NOWAIT);
+  if (got >= 0 || errno == EAGAIN || errno == EINTR || errno == EIO || errno == EBADF) return got;
+    // EOPNOTSUPP (a file system without it), ENOSYS, EINVAL (an older kernel): no way to tell.
+#else
+  (void)fd;
+  (void)data;
+  (void)size;
+  (void)offset;
+#endif
+  errno = EAGAIN;
+  return -1;
 }
 ssize_t Io::copy_file_range(int from, off_t* from_offset, int to, off_t* to_offset,
                             std::size_t size) {

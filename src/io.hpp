@@ -23,6 +23,10 @@ class Io {
   virtual ssize_t read(int fd, void* data, std::size_t size);
   virtual ssize_t write(int fd, const void* data, std::size_t size);
   virtual ssize_t pread(int fd, void* data, std::size_t size, off_t offset);
+  // As pread, but only what the page cache holds (Linux preadv2 with RWF_NOWAIT): -1 with
+  // EAGAIN when the first bytes would have to come from the device, a short count when later
+  // ones would. Where the kernel or the file system cannot tell, always -1 with EAGAIN.
+  virtual ssize_t pread_cached(int fd, void* data, std::size_t size, off_t offset);
   // The kernel's copy between two files (Linux copy_file_range(2), flags 0).
   virtual ssize_t copy_file_range(int from, off_t* from_offset, int to, off_t* to_offset,
                                   std::size_t size);

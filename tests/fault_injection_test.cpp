@@ -175,6 +175,11 @@ class FaultyIo final : public detail::Io {
     if (fails(fault_ == Fault::Eio || fault_ == Fault::Eintr, "pread", fd)) return -1;
     return Io::pread(fd, data, size, offset);
   }
+  // A read from the page cache fails as any read does (EAGAIN, "not cached", is no failure).
+  ssize_t pread_cached(int fd, void* data, std::size_t size, off_t offset) override {
+    if (fails(fault_ == Fault::Eio || fault_ == Fault::Eintr, "pread_cached", fd)) return -1;
+    return Io::pread_cached(fd, data, size, offset);
+  }
   // A kernel copy writes as write() does: it fails the same ways, and may copy only part.
   ssize_t copy_file_range(int from, off_t* from_offset, int to, off_t* to_offset,
                           std::size_t size) override {

@@ -193,5 +193,84 @@ TEST_F(FileCopyTest, CopiesAFileToAStreamAndReportsAFailingStream) {
   EXPECT_THROW(copy_file_to_stream(from.get(), failing, "m:1"), StorageError);
 }
 
+// How the seam answers hash_file's reads from the page cache: the first `cached_reads` of them
+// served (every second one short, as when only part of a range is cached), the next not cached
+// (EAGAIN) or failing (EIO).
+class PageCacheIo final : public Io {
+ public:
+  PageCacheIo(int cached_reads, int then_errno) : left_(cached_reads), then_(then_errno) {}
+
+  ssize_t pread_cached(int fd, void* data, std::size_t size, off_t offset) override {
+    ++cached_calls;
+    if (left_ == 0) {
+      errno = then_;
+      return -1;
+    }
+    --left_;
+    return Io::pread(fd, data, left_ % 2 == 0 ? size : size / 2 + 1, offset);
+  }
+  ssize_t pread(int fd, void* data, std::size_t size, off_t offset) override {
+    ++device_calls;
+    return Io::pread(fd, data, size, offset);
+  }
+
+  int cached_calls = 0;
+  int device_calls = 0;
+
+ private:
+  int left_;
+  int then_;
+};
+
+// hash_file hashes on the caller's thread while the file is cached and on the pipeline's
+// thread from the first read that is not: the digest is the file's wherever that happens.
+TEST_F(FileCopyTest, HashesAFileWhetherItsPagesAreCachedOrNot) {
+  const fs::path path = dir_.path() / "artifact.bin";
+  for (const std::size_t size : {std::size_t{0}, kBuffer - 1, 3 * kBuffer, 20 * kBuffer + 7}) {
+    const std::string bytes = bytes_of(size);
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    }
+    for (const int cached_reads : {0, 1, 2, 3, 5, 1000}) {
+      SCOPED_TRACE(::testing::Message() << size << " bytes, " << cached_reads << " cached");
+      PageCacheIo seam(cached_reads, EAGAIN);
+      ScopedIo installed(seam);
+      UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+      ASSERT_TRUE(fd.valid());
+      HashPipeline hash(kBuffer);
+      EXPECT_EQ(hash_file(fd.get(), hash, "m:1"), bytes.size());
+      EXPECT_EQ(hash.size(), bytes.size());
+      EXPECT_EQ(hash.hex_digest(), sha256_hex(bytes.data(), bytes.size()));
+      // Once a read was not cached, the rest comes from the device.
+      EXPECT_LE(seam.cached_calls, cached_reads + 1);
+      if (seam.cached_calls > cached_reads) {
+        EXPECT_GT(seam.device_calls, 0);
+      }
+    }
+  }
+}
+
+TEST_F(FileCopyTest, AFailingCachedReadIsAStorageErrorNamingTheArtifact) {
+  const fs::path path = dir_.path() / "artifact.bin";
+  {
+    std::ofstream out(path, std::ios::binary);
+    const std::string bytes = bytes_of(10 * kBuffer);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  PageCacheIo seam(2, EIO);
+  ScopedIo installed(seam);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  ASSERT_TRUE(fd.valid());
+  HashPipeline hash(kBuffer);
+  try {
+    hash_file(fd.get(), hash, "m:1");
+    ADD_FAILURE() << "no error";
+  } catch (const StorageError& e) {
+    EXPECT_NE(std::string(e.what()).find("m:1"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(seam.device_calls, 0) << "a failed read was retried from the device";
+}
+
 }  // namespace
 }  // namespace modelreg::detail

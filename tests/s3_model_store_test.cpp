@@ -82,6 +82,12 @@ class FileChangingIo final : public detail::Io {
     if (got == 0) first_pass_done_ = true;
     return got;
   }
+  // Nothing is "in the page cache": every read of the file comes through pread above.
+  ssize_t pread_cached(int /*fd*/, void* /*data*/, std::size_t /*size*/,
+                       off_t /*offset*/) override {
+    errno = EAGAIN;
+    return -1;
+  }
   bool first_pass_done() const { return first_pass_done_; }
 
  private:
