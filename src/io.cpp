@@ -28,8 +28,9 @@ ssize_t Io::pread_cached(int fd, void* data, std::size_t size, off_t offset) {
 #ifdef RWF_NOWAIT
   iovec range{data, size};
   const ssize_t got = ::preadv2(fd, &range, 1, offset, RWF_NOWAIT);
+  // Other errors (EOPNOTSUPP on a file system without it, ENOSYS or EINVAL from an older
+  // kernel) only say that it cannot tell.
   if (got >= 0 || errno == EAGAIN || errno == EINTR || errno == EIO || errno == EBADF) return got;
-    // EOPNOTSUPP (a file system without it), ENOSYS, EINVAL (an older kernel): no way to tell.
 #else
   (void)fd;
   (void)data;
@@ -39,6 +40,7 @@ ssize_t Io::pread_cached(int fd, void* data, std::size_t size, off_t offset) {
   errno = EAGAIN;
   return -1;
 }
+
 ssize_t Io::copy_file_range(int from, off_t* from_offset, int to, off_t* to_offset,
                             std::size_t size) {
   return ::copy_file_range(from, from_offset, to, to_offset, size, 0);
