@@ -143,24 +143,18 @@ std::uint64_t hash_file(int fd, HashPipeline& hash, const std::string& what) {
   // large (where overlapping those copies with the hashing pays: 2 GiB cached, 1.10 with the
   // thread against 1.01 without), the thread hashes while this one reads.
   constexpr std::uint64_t kInlineLimit = std::uint64_t{128} << 20;
-  bool cached = true;
-  hash.hash_inline(true);
+  bool cached = true;  // reading from the page cache, hashing on this thread
   std::uint64_t total = 0;
   for (;;) {
     char* buffer = hash.acquire();
     const auto offset = static_cast<off_t>(total);
     ssize_t got = -1;
-    if (cached && total >= kInlineLimit) {
-      cached = false;
-      hash.hash_inline(false);
-    }
+    cached = cached && total < kInlineLimit;
     if (cached) {
       got = io().pread_cached(fd, buffer, hash.buffer_size(), offset);
-      if (got < 0 && errno == EAGAIN) {
-        cached = false;
-        hash.hash_inline(false);
-      }
+      cached = !(got < 0 && errno == EAGAIN);
     }
+    hash.hash_inline(cached);
     if (!cached && got < 0) got = io().pread(fd, buffer, hash.buffer_size(), offset);
     if (got < 0) {
       if (errno == EINTR) continue;
