@@ -302,6 +302,11 @@ void BM_Open(benchmark::State& state, Durability durability) {
 // Baselines: SQLite's own cost for the statements behind each operation, through the raw C API,
 // on a table shaped like modelreg's (same row size and unique indexes), in WAL mode.
 
+// SQLite's synchronous setting under which a catalog of `durability` commits.
+const char* synchronous_of(Durability durability) {
+  return durability == Durability::Full ? "FULL" : "NORMAL";
+}
+
 class RawDatabase {
  public:
   RawDatabase(const fs::path& path, const char* synchronous) {
@@ -471,13 +476,12 @@ class RawRegistration {
   struct BusyError {};
 
   // Steps `statement` to its end and resets it; SQLITE_BUSY becomes BusyError.
-  int step_and_reset(sqlite3_stmt* statement) {
+  void step_and_reset(sqlite3_stmt* statement) {
     int rc = SQLITE_ROW;
     while (rc == SQLITE_ROW) rc = sqlite3_step(statement);
     sqlite3_reset(statement);
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) throw BusyError{};
     db_.check(rc);
-    return rc;
   }
 
   void attempt(const std::string& version) {
@@ -570,7 +574,8 @@ const char* const kWriterKinds[] = {"registry", "raw"};
 // end of file, then registers its versions. Returns the exit status.
 int run_concurrent_writer(char** args) {
   const fs::path dir = args[0];
-  const bool full = std::string(args[1]) == "full";
+  const Durability durability =
+      std::string(args[1]) == "full" ? Durability::Full : Durability::Relaxed;
   const std::string kind = args[2];
   const std::string writer = args[3];
   const int per_process = std::stoi(args[4]);
@@ -587,14 +592,14 @@ int run_concurrent_writer(char** args) {
   const auto version = [&](int i) { return "p" + writer + "-" + std::to_string(i); };
   try {
     if (kind == "raw") {
-      RawDatabase db(raw_concurrent_path(dir), full ? "FULL" : "NORMAL");
+      RawDatabase db(raw_concurrent_path(dir), synchronous_of(durability));
       RawRegistration registration(db);
       if (!start_line()) return 2;
       for (int i = 0; i < per_process; ++i) registration.run(version(i), /*retry_busy=*/true);
       return 0;
     }
     modelreg::OpenOptions options;
-    options.durability = full ? Durability::Full : Durability::Relaxed;
+    options.durability = durability;
     ModelRegistry registry = ModelRegistry::open(dir, options);
     RegisterOptions register_options = mlflow_like_options();
     if (!start_line()) return 2;
@@ -628,8 +633,7 @@ void BM_ConcurrentRegister(benchmark::State& state, Durability durability, Write
     ScratchDir dir(g_scratch->path(), "concurrent-");
     // Create the schema before the clock starts.
     if (raw) {
-      RawDatabase(raw_concurrent_path(dir.path()),
-                  durability == Durability::Full ? "FULL" : "NORMAL");
+      RawDatabase(raw_concurrent_path(dir.path()), synchronous_of(durability));
     } else {
       ModelRegistry::open(dir.path(), options);
     }
@@ -908,12 +912,11 @@ void register_benchmarks(const BenchMode& mode) {
   for (const auto durability : {Durability::Full, Durability::Relaxed}) {
     const std::string suffix = durability == Durability::Full ? "/sqlite_full" : "/sqlite_relaxed";
     with_sizes(benchmark::RegisterBenchmark(("open" + suffix).c_str(), BM_Open, durability), true);
-    const char* synchronous = durability == Durability::Full ? "/FULL" : "/NORMAL";
     for (const auto kind : {WriterKind::Registry, WriterKind::Raw}) {
-      const std::string name =
-          kind == WriterKind::Raw
-              ? std::string("sqlite_raw/concurrent_register_txn_history") + synchronous
-              : "concurrent_register" + suffix;
+      const std::string name = kind == WriterKind::Raw
+                                   ? std::string("sqlite_raw/concurrent_register_txn_history/") +
+                                         synchronous_of(durability)
+                                   : "concurrent_register" + suffix;
       benchmark::RegisterBenchmark(name.c_str(), BM_ConcurrentRegister, durability, kind)
           ->Args({processes, per_process})
           ->Iterations(1)
